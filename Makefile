@@ -1,0 +1,60 @@
+# Vertelpaal: `make demo` runs the system on embedded defaults, `make test` passes every test.
+# Both install what they need on a Debian machine: Debian packages (as root), a virtualenv, the package.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEMO_DIR ?= var/demo
+DEMO_PORT ?= 5000
+
+# Debian packages the system and its tests use (the tests really run PostgreSQL, Chromium and PulseAudio).
+DEBIAN_PACKAGES := python3 python3-venv postgresql chromium ffmpeg espeak-ng sox \
+	pulseaudio pulseaudio-utils libasound2-plugins libportaudio2 libgl1 libglib2.0-0 fonts-dejavu-core
+
+.PHONY: demo test bench lint system-packages venv translations clean
+
+system-packages:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian packages:" $$missing; \
+		if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+venv: $(BIN)/.installed
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+translations: venv
+	$(BIN)/pybabel extract -F admin/babel.cfg -k _l -o admin/translations/messages.pot admin
+	$(BIN)/pybabel update -q -i admin/translations/messages.pot -d admin/translations
+	$(BIN)/pybabel compile -q -d admin/translations
+
+test: system-packages venv
+	$(BIN)/ruff check .
+	VERTELPAAL_REQUIRE_ALL=1 $(BIN)/pytest
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check admin kiosk tests bench media
+
+bench: system-packages venv
+	$(BIN)/python bench/run.py
+
+demo: system-packages venv
+	mkdir -p $(DEMO_DIR)
+	@export VERTELPAAL_ENV=development DATABASE_URL=sqlite:///$(CURDIR)/$(DEMO_DIR)/admin.sqlite3 \
+		MEDIA_ROOT=$(CURDIR)/$(DEMO_DIR)/media; \
+	$(BIN)/flask --app admin db upgrade && \
+	$(BIN)/flask --app admin demo seed && \
+	echo && echo "Vertelpaal admin: http://127.0.0.1:$(DEMO_PORT)/  (sign in with an account above)" && echo && \
+	exec $(BIN)/gunicorn -c deploy/gunicorn.conf.py --bind 127.0.0.1:$(DEMO_PORT) 'admin:create_app()'
+
+clean:
+	rm -rf $(DEMO_DIR)

@@ -1,0 +1,73 @@
+"""Settings for the admin server, read from the environment.
+
+Every setting has a documented default so that the server runs on embedded defaults (SQLite and a
+media folder under ``instance/``). In production (``VERTELPAAL_ENV=production``, the default) a
+missing ``SECRET_KEY`` stops start-up with a message that says what to do.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong; the message tells the operator how to fix it."""
+
+
+#: name → (default, what it is). The README's settings table is made from this.
+SETTINGS: dict[str, tuple[str | None, str]] = {
+    "VERTELPAAL_ENV": ("production", "production or development; development allows a built-in SECRET_KEY"),
+    "SECRET_KEY": (None, "long random string that signs sessions; required in production"),
+    "DATABASE_URL": (None, "SQLAlchemy URL; default sqlite:///<instance>/vertelpaal.sqlite3"),
+    "MEDIA_ROOT": (None, "folder for uploaded media; default <instance>/media"),
+    "REDIS_URL": (None, "Redis for jobs and rate limits; empty means inline jobs and in-memory limits"),
+    "SESSION_IDLE_MINUTES": ("30", "staff sessions end after this many minutes without a request"),
+    "MAX_UPLOAD_MB": ("200", "largest upload accepted by the server, in MB"),
+}
+
+DEVELOPMENT_SECRET = "development-only-secret-do-not-use-in-production"
+
+
+def from_environment(instance_path: str, environ: dict[str, str] | None = None) -> dict[str, Any]:
+    env = os.environ if environ is None else environ
+
+    def get(name: str) -> str | None:
+        value = env.get(name, "").strip()
+        return value or SETTINGS[name][0]
+
+    mode = get("VERTELPAAL_ENV")
+    if mode not in ("production", "development"):
+        raise ConfigError(f"VERTELPAAL_ENV must be 'production' or 'development', not {mode!r}.")
+    production = mode == "production"
+
+    secret = get("SECRET_KEY")
+    if secret is None:
+        if production:
+            raise ConfigError(
+                "SECRET_KEY is not set. Set it to a long random string, for example the output of\n"
+                "  python3 -c 'import secrets; print(secrets.token_hex(32))'\n"
+                "or set VERTELPAAL_ENV=development for a local try-out."
+            )
+        secret = DEVELOPMENT_SECRET
+
+    database_url = get("DATABASE_URL") or "sqlite:///" + str(Path(instance_path) / "vertelpaal.sqlite3")
+    media_root = get("MEDIA_ROOT") or str(Path(instance_path) / "media")
+
+    return {
+        "VERTELPAAL_ENV": mode,
+        "PRODUCTION": production,
+        "SECRET_KEY": secret,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "MEDIA_ROOT": media_root,
+        "REDIS_URL": get("REDIS_URL"),
+        "PERMANENT_SESSION_LIFETIME": timedelta(minutes=int(get("SESSION_IDLE_MINUTES") or 30)),
+        "MAX_CONTENT_LENGTH": int(get("MAX_UPLOAD_MB") or 200) * 1024 * 1024,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_SECURE": production,
+        "SESSION_REFRESH_EACH_REQUEST": True,
+    }

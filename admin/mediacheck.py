@@ -1,0 +1,161 @@
+"""Check that an uploaded file really is what it claims to be, by opening it.
+
+Videos are opened with PyAV, subtitles parsed as WebVTT, pictograms parsed as SVG or decoded as
+images. A file that fails gets a ``BadMedia`` with a message for the person who uploaded it.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import av.error
+from defusedxml import ElementTree
+from flask_babel import gettext as _
+from PIL import Image, UnidentifiedImageError
+
+MAX_PROMPT_SECONDS = 180.0
+MAX_SUBTITLE_BYTES = 256 * 1024
+MAX_PICTOGRAM_BYTES = 2 * 1024 * 1024
+
+_TIMING = re.compile(
+    r"^(?:(\d+):)?([0-5]\d):([0-5]\d)\.(\d{3})\s+-->\s+(?:(\d+):)?([0-5]\d):([0-5]\d)\.(\d{3})(?:\s.*)?$"
+)
+
+
+class BadMedia(ValueError):
+    """The upload is not the media it should be; the message says why, in the user's language."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    content_type: str
+    duration: float
+    width: int
+    height: int
+    has_audio: bool
+
+
+def inspect_video(path: Path) -> VideoInfo:
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise BadMedia(_("This file has no video in it."))
+            stream = container.streams.video[0]
+            duration = _duration(container, stream)
+            # Decoding one frame proves the codec is really there and readable.
+            next(container.decode(stream), None)
+            width, height = stream.codec_context.width, stream.codec_context.height
+            has_audio = bool(container.streams.audio)
+            fmt = container.format.name
+    except (av.error.FFmpegError, StopIteration, UnicodeDecodeError) as exc:
+        raise BadMedia(_("This file is not a video we can play.")) from exc
+    if duration <= 0 or not width or not height:
+        raise BadMedia(_("This video is empty."))
+    if duration > MAX_PROMPT_SECONDS:
+        raise BadMedia(
+            _(
+                "This video is %(seconds)d seconds long; at most %(max)d seconds are allowed.",
+                seconds=round(duration),
+                max=round(MAX_PROMPT_SECONDS),
+            )
+        )
+    content_type = "video/webm" if "webm" in fmt or "matroska" in fmt else "video/mp4"
+    return VideoInfo(content_type, duration, width, height, has_audio)
+
+
+def inspect_audio(path: Path) -> float:
+    """Duration in seconds of a file that holds sound."""
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                raise BadMedia(_("This file has no sound in it."))
+            duration = _duration(container, container.streams.audio[0])
+    except av.error.FFmpegError as exc:
+        raise BadMedia(_("This file is not a sound file we can play.")) from exc
+    return duration
+
+
+def _duration(container: av.container.InputContainer, stream: av.stream.Stream) -> float:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return 0.0
+
+
+def make_poster(path: Path, at_seconds: float = 1.0, width: int = 640) -> bytes:
+    """A JPEG of the frame about ``at_seconds`` in (or the last one before the end)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        chosen = None
+        for frame in container.decode(stream):
+            chosen = frame
+            if frame.time is not None and frame.time >= at_seconds:
+                break
+        if chosen is None:
+            raise BadMedia(_("This video has no pictures in it."))
+        image = chosen.to_image()
+    image.thumbnail((width, width))
+    out = io.BytesIO()
+    image.convert("RGB").save(out, "JPEG", quality=82)
+    return out.getvalue()
+
+
+def check_subtitles(data: bytes) -> int:
+    """Number of cues in a WebVTT file; raises ``BadMedia`` when it is not valid WebVTT."""
+    if len(data) > MAX_SUBTITLE_BYTES:
+        raise BadMedia(_("This subtitle file is too large."))
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadMedia(_("Subtitles must be a UTF-8 text file.")) from exc
+    lines = text.replace("\r\n", "\n").split("\n")
+    if not lines or not (lines[0] == "WEBVTT" or lines[0].startswith(("WEBVTT ", "WEBVTT\t"))):
+        raise BadMedia(_("A subtitle file must start with the line WEBVTT."))
+    cues = 0
+    for number, line in enumerate(lines, start=1):
+        if "-->" not in line:
+            continue
+        match = _TIMING.match(line.strip())
+        if not match:
+            raise BadMedia(_("Line %(line)d of the subtitles has a wrong time.", line=number))
+        start, end = _seconds(match.groups()[:4]), _seconds(match.groups()[4:])
+        if end <= start:
+            raise BadMedia(_("Line %(line)d of the subtitles ends before it starts.", line=number))
+        cues += 1
+    if cues == 0:
+        raise BadMedia(_("This subtitle file has no subtitles in it."))
+    return cues
+
+
+def _seconds(parts: tuple[str | None, ...]) -> float:
+    hours, minutes, seconds, millis = (int(p) if p else 0 for p in parts)
+    return hours * 3600 + minutes * 60 + seconds + millis / 1000
+
+
+def check_pictogram(data: bytes) -> str:
+    """The content type of a pictogram (SVG, PNG, JPEG or WebP)."""
+    if len(data) > MAX_PICTOGRAM_BYTES:
+        raise BadMedia(_("This picture is too large."))
+    head = data.lstrip()[:5].lower()
+    if head.startswith((b"<svg", b"<?xml", b"<!--")):
+        try:
+            root = ElementTree.fromstring(data)
+        except Exception as exc:  # defusedxml raises several kinds for hostile or broken XML
+            raise BadMedia(_("This SVG picture cannot be read.")) from exc
+        if not root.tag.endswith("svg"):
+            raise BadMedia(_("This SVG picture cannot be read."))
+        return "image/svg+xml"
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+            kind = (image.format or "").lower()
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise BadMedia(_("This file is not a picture we can show.")) from exc
+    if kind not in ("png", "jpeg", "webp"):
+        raise BadMedia(_("Pictures must be SVG, PNG, JPEG or WebP."))
+    return f"image/{kind}"

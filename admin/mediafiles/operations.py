@@ -1,0 +1,112 @@
+"""Turning uploaded files into checked, stored ``Media`` rows (or a clear refusal).
+
+Uploads are checked in two steps so that a form with several files stores none of them when one
+is bad: ``Staging.add`` copies and checks each file into a scratch folder, then ``Staging.store``
+puts them into the media store. The scratch folder goes away in every case.
+"""
+
+from __future__ import annotations
+
+import enum
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
+
+from flask import current_app
+
+from admin import mediacheck
+from admin.extensions import db
+from admin.models import Media
+from admin.storage import media_store
+
+
+class Expect(enum.Enum):
+    VIDEO = "video"
+    SUBTITLES = "subtitles"
+    PICTOGRAM = "pictogram"
+    AUDIO = "audio"
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    path: Path
+    expect: Expect
+    content_type: str
+    duration: float | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+def check_path(path: Path, expect: Expect) -> CheckedFile:
+    """Open the file as what it should be; raises ``mediacheck.BadMedia`` when it is not."""
+    if expect is Expect.VIDEO:
+        info = mediacheck.inspect_video(path)
+        return CheckedFile(path, expect, info.content_type, info.duration, info.width, info.height)
+    if expect is Expect.SUBTITLES:
+        mediacheck.check_subtitles(path.read_bytes())
+        return CheckedFile(path, expect, "text/vtt")
+    if expect is Expect.PICTOGRAM:
+        return CheckedFile(path, expect, mediacheck.check_pictogram(path.read_bytes()))
+    return CheckedFile(path, expect, "audio/mp4", duration=mediacheck.inspect_audio(path))
+
+
+def store_checked(checked: CheckedFile) -> Media:
+    sha256, size = media_store().put_file(checked.path)
+    media = db.session.get(Media, sha256)
+    if media is None:
+        media = Media(
+            sha256=sha256,
+            size=size,
+            content_type=checked.content_type,
+            duration=checked.duration,
+            width=checked.width,
+            height=checked.height,
+        )
+        db.session.add(media)
+    if checked.expect is Expect.VIDEO and media.poster_sha256 is None:
+        with tempfile.TemporaryDirectory(dir=_scratch_dir()) as scratch:
+            poster = Path(scratch) / "poster.jpg"
+            poster.write_bytes(mediacheck.make_poster(checked.path))
+            media.poster_sha256 = store_checked(CheckedFile(poster, Expect.PICTOGRAM, "image/jpeg")).sha256
+    db.session.flush()
+    return media
+
+
+def store_path(path: Path, expect: Expect) -> Media:
+    return store_checked(check_path(path, expect))
+
+
+class Staging:
+    """A scratch folder for the uploads of one request."""
+
+    def __init__(self) -> None:
+        self._dir = tempfile.TemporaryDirectory(dir=_scratch_dir())
+        self._count = 0
+
+    def add(self, stream: BinaryIO, expect: Expect) -> CheckedFile:
+        self._count += 1
+        path = Path(self._dir.name) / f"upload-{self._count}"
+        with path.open("wb") as out:
+            while chunk := stream.read(1024 * 1024):
+                out.write(chunk)
+        return check_path(path, expect)
+
+    def __enter__(self) -> Staging:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._dir.cleanup()
+
+
+def _scratch_dir() -> Path:
+    # Beside the store, so the final rename stays on one file system.
+    scratch = Path(current_app.config["MEDIA_ROOT"]) / "tmp"
+    scratch.mkdir(parents=True, exist_ok=True)
+    return scratch

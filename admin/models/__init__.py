@@ -1,0 +1,57 @@
+"""The admin server's data, as SQLAlchemy 2 typed models (schema changes go through migrations)."""
+
+from admin.models.accounts import Role, User, user_branches
+from admin.models.audit import AuditEvent
+from admin.models.base import Base, utcnow
+from admin.models.branches import Branch, Kiosk
+from admin.models.media import Media
+from admin.models.questions import (
+    LANGUAGES,
+    AnswerOption,
+    OptionTranslation,
+    Question,
+    QuestionKind,
+    Questionnaire,
+    QuestionnaireItem,
+    QuestionnaireVersion,
+    QuestionPrompt,
+    questionnaire_branches,
+)
+from admin.models.responses import (
+    Answer,
+    AnswerKind,
+    AnswerTag,
+    Note,
+    ReviewStatus,
+    Session,
+    Tag,
+)
+
+__all__ = [
+    "LANGUAGES",
+    "Answer",
+    "AnswerKind",
+    "AnswerOption",
+    "AnswerTag",
+    "AuditEvent",
+    "Base",
+    "Branch",
+    "Kiosk",
+    "Media",
+    "Note",
+    "OptionTranslation",
+    "Question",
+    "QuestionKind",
+    "QuestionPrompt",
+    "Questionnaire",
+    "QuestionnaireItem",
+    "QuestionnaireVersion",
+    "ReviewStatus",
+    "Role",
+    "Session",
+    "Tag",
+    "User",
+    "questionnaire_branches",
+    "user_branches",
+    "utcnow",
+]

@@ -1,0 +1,100 @@
+"""Where media bytes live: one small interface, chosen by configuration.
+
+Files are addressed by their sha256, so the same video uploaded twice is stored once and a name
+from a user never reaches the file system.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from flask import Flask, current_app
+
+SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+
+
+class MediaStore(Protocol):
+    def put_file(self, source: Path) -> tuple[str, int]:
+        """Copy a finished file in; returns (sha256, size)."""
+        ...
+
+    def open(self, sha256: str) -> BinaryIO: ...
+
+    def path(self, sha256: str) -> Path: ...
+
+    def exists(self, sha256: str) -> bool: ...
+
+    def delete(self, sha256: str) -> None: ...
+
+
+def sha256_of(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as file:
+        while chunk := file.read(1024 * 1024):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+class FileMediaStore:
+    """Media in a folder, as ``ab/cd/<sha256>``; written to a temp name, fsynced, then renamed."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def path(self, sha256: str) -> Path:
+        if not SHA256_PATTERN.match(sha256):
+            raise ValueError(f"not a sha256: {sha256!r}")
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def put_file(self, source: Path) -> tuple[str, int]:
+        sha256, size = sha256_of(source)
+        target = self.path(sha256)
+        if target.exists():
+            return sha256, size
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+        try:
+            with os.fdopen(fd, "wb") as out, source.open("rb") as src:
+                shutil.copyfileobj(src, out, 1024 * 1024)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp_name, target)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+        _fsync_dir(target.parent)
+        return sha256, size
+
+    def open(self, sha256: str) -> BinaryIO:
+        return self.path(sha256).open("rb")
+
+    def exists(self, sha256: str) -> bool:
+        return self.path(sha256).is_file()
+
+    def delete(self, sha256: str) -> None:
+        self.path(sha256).unlink(missing_ok=True)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["media_store"] = FileMediaStore(app.config["MEDIA_ROOT"])
+
+
+def media_store() -> MediaStore:
+    store: MediaStore = current_app.extensions["media_store"]
+    return store

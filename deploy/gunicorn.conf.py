@@ -1,0 +1,20 @@
+"""gunicorn settings for the admin server: `gunicorn -c deploy/gunicorn.conf.py 'admin:create_app()'`.
+
+gthread workers: uploads and media downloads are I/O-bound, and threads keep memory low. Nothing is
+kept in process memory between requests, so workers (and servers) can be added freely.
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+worker_class = "gthread"
+workers = int(os.environ.get("GUNICORN_WORKERS", min(4, multiprocessing.cpu_count() * 2)))
+threads = int(os.environ.get("GUNICORN_THREADS", 8))
+# Long enough for a slow kiosk upload chunk over library Wi-Fi.
+timeout = 120
+graceful_timeout = 30
+keepalive = 5
+accesslog = "-"
+errorlog = "-"
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

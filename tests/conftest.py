@@ -1,0 +1,205 @@
+"""Fixtures shared by the whole suite: databases, the admin app, a browser.
+
+The suite runs on SQLite and on a real PostgreSQL. Without ``TEST_DATABASE_URL`` the tests start
+a throwaway PostgreSQL cluster from Debian's binaries. With ``VERTELPAAL_REQUIRE_ALL=1`` (set by
+``make test`` and CI) the run fails when any PostgreSQL, browser or audio test was skipped or did
+not run at all, so a missing part can never pass silently.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REQUIRED_PARTS = ("postgres", "browser", "audio")
+
+
+def _postgres_bin() -> Path:
+    """Debian's newest installed PostgreSQL server binaries."""
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    return versions[-1].parent if versions else Path("/usr/lib/postgresql/missing/bin")
+
+
+# --- required parts --------------------------------------------------------------------------
+
+_part_outcomes: dict[str, dict[str, int]] = {part: {"passed": 0, "other": 0} for part in REQUIRED_PARTS}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
+        return
+    for part in REQUIRED_PARTS:
+        if part in report.keywords:
+            key = "passed" if report.outcome == "passed" and report.when == "call" else "other"
+            _part_outcomes[part][key] += 1
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if os.environ.get("VERTELPAAL_REQUIRE_ALL") != "1" or session.config.option.collectonly:
+        return
+    selected = session.config.getoption("-m") or session.config.getoption("-k")
+    if selected:  # a deliberate subset: only the full run must hold every part
+        return
+    missing = [
+        f"{part}: {counts['passed']} passed, {counts['other']} skipped or failed"
+        for part, counts in _part_outcomes.items()
+        if counts["passed"] == 0 or counts["other"]
+    ]
+    if missing:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter:
+            reporter.write_line("REQUIRED PARTS DID NOT ALL RUN: " + "; ".join(missing), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# --- PostgreSQL ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL database URL: ``TEST_DATABASE_URL``, or a throwaway cluster started here."""
+    if url := os.environ.get("TEST_DATABASE_URL"):
+        yield url
+        return
+    pg_bin = _postgres_bin()
+    if not (pg_bin / "initdb").exists():
+        raise RuntimeError("PostgreSQL server binaries not found: apt-get install postgresql")
+    base = Path(tempfile.mkdtemp(prefix="vertelpaal-pg-"))
+    data, sockets = base / "data", base / "run"
+    sockets.mkdir()
+    as_postgres: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        shutil.chown(base, "postgres")
+        shutil.chown(sockets, "postgres")
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+    subprocess.run(
+        [
+            *as_postgres,
+            str(pg_bin / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *as_postgres,
+            str(pg_bin / "pg_ctl"),
+            "-D",
+            str(data),
+            "-w",
+            "-l",
+            str(base / "log"),
+            "-o",
+            f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*as_postgres, str(pg_bin / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
+        shutil.rmtree(base, ignore_errors=True)
+
+
+# --- the admin app ---------------------------------------------------------------------------
+
+DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def _engine_url(kind: str, request: pytest.FixtureRequest, directory: Path) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{directory / 'admin.sqlite3'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+def _app_config(database_url: str, directory: Path) -> dict[str, object]:
+    return {
+        "ENVIRON": {"VERTELPAAL_ENV": "development"},
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "MEDIA_ROOT": str(directory / "media"),
+        "SECRET_KEY": "test-secret",
+        "WTF_CSRF_ENABLED": True,
+    }
+
+
+@pytest.fixture(params=DATABASES)
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty, migrated database on each backend; emptied again after the test."""
+    from flask_migrate import downgrade, upgrade
+
+    from admin import create_app
+    from admin.extensions import db
+
+    url = _engine_url(request.param, request, tmp_path)
+    app = create_app(_app_config(url, tmp_path))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    yield url
+    if request.param == "postgresql":
+        with app.app_context():
+            downgrade(revision="base")
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(database: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    from admin import create_app
+    from admin.extensions import db
+
+    app = create_app(_app_config(database, tmp_path))
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):  # type: ignore[no-untyped-def]
+    return app.test_cli_runner()
+
+
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
