@@ -14,10 +14,15 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from flask import Flask
+
+from admin.extensions import db
+from admin.models import Branch, Role, User
+from tests.admin.helpers import PASSWORD
 
 REQUIRED_PARTS = ("postgres", "browser", "audio")
 
@@ -203,3 +208,42 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
                 return
         time.sleep(0.05)
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+
+
+# --- factories -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_branch(app: Flask) -> Callable[..., Branch]:
+    def make(name: str = "Roden") -> Branch:
+        with app.app_context():
+            branch = Branch(name=name)
+            db.session.add(branch)
+            db.session.commit()
+            db.session.refresh(branch)
+            db.session.expunge(branch)
+            return branch
+
+    return make
+
+
+@pytest.fixture
+def make_user(app: Flask) -> Callable[..., User]:
+    from admin.accounts.operations import create_user
+
+    def make(
+        email: str,
+        role: Role = Role.STAFF,
+        branches: Sequence[str] = (),
+        password: str = PASSWORD,
+        locale: str = "nl",
+    ) -> User:
+        with app.app_context():
+            chosen = [db.session.scalar(db.select(Branch).where(Branch.name == n)) for n in branches]
+            user = create_user(email, password, role, chosen, locale=locale)
+            db.session.commit()
+            db.session.refresh(user)
+            db.session.expunge(user)
+            return user
+
+    return make

@@ -7,3 +7,4 @@ from admin.questions import views
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(views.bp)
+    app.jinja_env.filters["kind_label"] = views.kind_label

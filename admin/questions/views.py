@@ -3,6 +3,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from admin.auth import admin_required
@@ -14,6 +15,18 @@ from admin.questions import operations
 from admin.questions.forms import PromptForm, QuestionForm
 
 bp = Blueprint("questions", __name__, url_prefix="/questions")
+
+KIND_LABELS = {
+    QuestionKind.SCALE: _l("scale"),
+    QuestionKind.CHOICE: _l("choice"),
+    QuestionKind.VIDEO: _l("video"),
+    QuestionKind.VOICE: _l("voice"),
+    QuestionKind.OPEN: _l("video or voice"),
+}
+
+
+def kind_label(kind: QuestionKind) -> str:
+    return str(KIND_LABELS[kind])
 
 
 @bp.get("")
