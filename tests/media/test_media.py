@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import re
+import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,14 +15,13 @@ from typing import Any
 import av
 import numpy as np
 import pytest
+from playwright.sync_api import Browser
 
 MEDIA = Path(__file__).resolve().parents[2] / "media"
 MANIFEST: dict[str, Any] = json.loads((MEDIA / "manifest.json").read_text(encoding="utf-8"))
 LANGS = [lang["code"] for lang in MANIFEST["languages"]]
 KINDS = {"scale", "choice", "video", "voice", "open"}
-TIMING = re.compile(
-    r"^(\d{2}):(\d{2}):(\d{2})\.(\d{3}) --> (\d{2}):(\d{2}):(\d{2})\.(\d{3})(?: .*)?$"
-)
+TIMING = re.compile(r"^(\d{2}):(\d{2}):(\d{2})\.(\d{3}) --> (\d{2}):(\d{2}):(\d{2})\.(\d{3})(?: .*)?$")
 
 
 def spoken_videos() -> Iterator[tuple[str, str, str]]:
@@ -253,16 +255,8 @@ PLAY_JS = """async ([src, tag, subtitles]) => {
 
 
 @pytest.mark.browser
-def test_plays_in_chromium() -> None:
+def test_plays_in_chromium(browser: Browser) -> None:
     """Chromium plays a question video (with its subtitles), a spoken label and a UI sound."""
-    import functools
-    import http.server
-    import shutil
-    import threading
-
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if shutil.which("chromium") is None:
-        pytest.skip("Debian's chromium is not installed")
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:
@@ -275,36 +269,19 @@ def test_plays_in_chromium() -> None:
     base = f"http://127.0.0.1:{server.server_address[1]}"
     question = MANIFEST["questions"][0]["prompt"]["nl"]
     label = MANIFEST["questions"][0]["options"][0]["audio"]["nl"]
+    page = browser.new_page()
     try:
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=shutil.which("chromium"),
-                args=[
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-quic",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--autoplay-policy=no-user-gesture-required",
-                ],
-            )
-            try:
-                page = browser.new_page()
-                page.goto(f"{base}/README.md")
-                video = page.evaluate(PLAY_JS, [question["video"], "video", question["subtitles"]])
-                assert video.get("error") is None, video
-                assert (video["width"], video["height"]) == (640, 360)
-                assert video["cues"] >= 1
-                for rel in (label, MANIFEST["sounds"]["beep"]):
-                    audio = page.evaluate(PLAY_JS, [rel, "audio", None])
-                    assert audio.get("error") is None, (rel, audio)
-                    assert audio["duration"] > 0
-            finally:
-                browser.close()
+        page.goto(f"{base}/README.md")
+        video = page.evaluate(PLAY_JS, [question["video"], "video", question["subtitles"]])
+        assert video.get("error") is None, video
+        assert (video["width"], video["height"]) == (640, 360)
+        assert video["cues"] >= 1
+        for rel in (label, MANIFEST["sounds"]["beep"]):
+            audio = page.evaluate(PLAY_JS, [rel, "audio", None])
+            assert audio.get("error") is None, (rel, audio)
+            assert audio["duration"] > 0
     finally:
+        page.close()
         server.shutdown()
         server.server_close()
         thread.join()
