@@ -1,0 +1,53 @@
+"""Command line: ``python -m kiosk run|selftest --config FILE``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from kiosk import config as kiosk_config
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kiosk", description="The Vertelpaal kiosk.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in (
+        ("run", "serve the kiosk page on 127.0.0.1 and own camera, microphone and outbox"),
+        ("selftest", "record 2 s from camera and microphone and report in plain words"),
+    ):
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument("--config", required=True, type=Path, help="the kiosk's TOML file")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+    try:
+        config = kiosk_config.load(args.config)
+    except kiosk_config.ConfigError as error:
+        print(f"Configuration problem: {error}", file=sys.stderr)
+        return 2
+
+    if args.command == "selftest":
+        from kiosk.hardware import run_selftest
+
+        report = run_selftest(
+            config.camera.source, config.microphone.device, config.data_dir / "selftest",
+            width=config.camera.width, height=config.camera.height, fps=config.camera.fps,
+        )
+        for line in report.lines():
+            print(line)
+        return 0 if report.ok else 1
+
+    from waitress import serve
+
+    from kiosk.app import create_app
+
+    app = create_app(config)
+    print(f"Vertelpaal kiosk: http://{config.host}:{config.port}/", flush=True)
+    serve(app, host=config.host, port=config.port, threads=8, channel_timeout=30)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

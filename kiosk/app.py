@@ -1,0 +1,237 @@
+"""The kiosk service: the visitor's page for Chromium, and the small JSON API the page uses.
+
+It listens on 127.0.0.1 only. The page never touches camera or microphone; it asks this service
+to record, shows the preview as MJPEG, and confirms each answer into the outbox.
+
+API (JSON):
+  GET  /api/show                         what to show: languages, videos, questionnaire, settings
+  POST /api/sessions                     {language, consent} → {uuid}; starts a visitor's pass
+  POST /api/sessions/<s>/answers         {uuid, question_id, kind, value | recording}: confirm an answer
+  DELETE /api/sessions/<s>/answers/<a>   take an answer back
+  POST /api/sessions/<s>/finish          the visitor is done (thanks screen or idle reset)
+  POST /api/recordings                   {session, kind: video|voice} → {uuid, max_seconds}; starts now
+  POST /api/recordings/<r>/stop          → {uuid, duration, url}; the visitor can play it back
+  GET  /api/recordings/<r>/media         the recording, with Range requests
+  DELETE /api/recordings/<r>             throw it away (also "record again")
+  GET  /api/recording/status             {recording, elapsed, level} for the ring and level meter
+  GET  /api/preview.mjpeg                the live camera picture
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Flask, Response, abort, jsonify, render_template, request, send_file, send_from_directory
+from flask.typing import ResponseReturnValue
+
+from kiosk.config import KioskConfig
+from kiosk.devices import DeviceError, Devices
+from kiosk.outbox import RECORDING_KINDS, Outbox, OutboxError
+from kiosk.questionset import from_manifest
+
+PREVIEW_FPS = 15
+
+
+def create_app(config: KioskConfig, devices: Devices | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config["KIOSK"] = config
+    outbox = Outbox(config.outbox_path, config.recordings_dir)
+    report = outbox.recover()
+    app.logger.info("outbox recovered: %s", report)
+    devices = devices or Devices(config)
+    app.extensions["outbox"] = outbox
+    app.extensions["devices"] = devices
+
+    def show() -> dict[str, Any]:
+        document = from_manifest(config.question_set, config.languages)
+        document["settings"] = {
+            "idle_seconds": config.timeouts.idle_seconds,
+            "still_there_seconds": config.timeouts.still_there_seconds,
+            "max_answer_seconds": config.timeouts.max_answer_seconds,
+            "recording_allowed": outbox.free_bytes() >= config.free_space_mb * 1024 * 1024,
+        }
+        return document
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; object-src 'none'; "
+            "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.get("/")
+    def page() -> ResponseReturnValue:
+        return render_template("kiosk.html", lang=config.languages[0])
+
+    @app.get("/media/<path:relative>")
+    def media(relative: str) -> ResponseReturnValue:
+        response = send_from_directory(config.question_set, relative, conditional=True, max_age=3600)
+        response.headers["Cache-Control"] = "public, max-age=3600"
+        return response
+
+    @app.get("/api/show")
+    def api_show() -> ResponseReturnValue:
+        return jsonify(show())
+
+    @app.post("/api/sessions")
+    def start_session() -> ResponseReturnValue:
+        body = _body()
+        document = show()
+        language = str(body.get("language") or config.languages[0])
+        if language not in {item["code"] for item in document["languages"]}:
+            return _error(f"unknown language {language!r}")
+        consent = body.get("consent") is True
+        questionnaire = document["questionnaire"]
+        session_uuid = outbox.start_session(
+            questionnaire["id"],
+            questionnaire["version"],
+            language,
+            consent,
+            consent_version=questionnaire["consent_version"],
+        )
+        if not consent:
+            devices.release()  # no camera or microphone for a visitor who said no
+        return jsonify({"uuid": session_uuid}), 201
+
+    @app.post("/api/sessions/<session_uuid>/answers")
+    def add_answer(session_uuid: str) -> ResponseReturnValue:
+        body = _body()
+        kind = str(body.get("kind", ""))
+        recording = body.get("recording") if kind in RECORDING_KINDS else None
+        try:
+            outbox.add_answer(
+                session_uuid,
+                _uuid(body.get("uuid")),
+                str(body.get("question_id", "")),
+                kind,
+                value=None if recording else _text(body.get("value")),
+                recording_uuid=recording,
+            )
+        except OutboxError as error:
+            return _error(str(error))
+        return jsonify({"ok": True}), 201
+
+    @app.delete("/api/sessions/<session_uuid>/answers/<answer_uuid>")
+    def take_back(session_uuid: str, answer_uuid: str) -> ResponseReturnValue:
+        try:
+            outbox.take_back(session_uuid, answer_uuid)
+        except OutboxError as error:
+            return _error(str(error))
+        return jsonify({"ok": True})
+
+    @app.post("/api/sessions/<session_uuid>/finish")
+    def finish(session_uuid: str) -> ResponseReturnValue:
+        devices.release()
+        outbox.finish_session(session_uuid)
+        return jsonify({"ok": True})
+
+    @app.post("/api/recordings")
+    def start_recording() -> ResponseReturnValue:
+        body = _body()
+        kind = str(body.get("kind", ""))
+        if kind not in RECORDING_KINDS:
+            return _error("kind must be video or voice")
+        sessions = {s.uuid: s for s in outbox.sessions() if s.finished_at is None}
+        session = sessions.get(str(body.get("session", "")))
+        if session is None or not session.consent:
+            return _error("recording needs an open session with consent", 403)
+        if not show()["settings"]["recording_allowed"]:
+            return _error("the disk is almost full; only tap answers now", 507)
+        recording_uuid, path = outbox.recording_path(kind)
+        try:
+            devices.start_recording(recording_uuid, kind, path)
+        except (DeviceError, RuntimeError) as error:
+            return _error(f"cannot record: {error}", 503)
+        return jsonify({"uuid": recording_uuid, "max_seconds": config.timeouts.max_answer_seconds}), 201
+
+    @app.post("/api/recordings/<recording_uuid>/stop")
+    def stop_recording(recording_uuid: str) -> ResponseReturnValue:
+        try:
+            result = devices.stop_recording(recording_uuid)
+        except DeviceError as error:
+            return _error(str(error), 409)
+        kind = "video" if result.path.suffix == ".mp4" else "voice"
+        outbox.register_recording(
+            recording_uuid, kind, result.path, result.sha256, result.size, result.duration
+        )
+        return jsonify(
+            {
+                "uuid": recording_uuid,
+                "duration": result.duration,
+                "url": f"/api/recordings/{recording_uuid}/media",
+            }
+        )
+
+    @app.get("/api/recordings/<recording_uuid>/media")
+    def recording_media(recording_uuid: str) -> ResponseReturnValue:
+        recording = outbox.recording(recording_uuid)
+        if recording is None:
+            abort(404)
+        mimetype = "video/mp4" if recording.kind == "video" else "audio/mp4"
+        return send_file(outbox.file_of(recording), mimetype=mimetype, conditional=True)
+
+    @app.delete("/api/recordings/<recording_uuid>")
+    def discard_recording(recording_uuid: str) -> ResponseReturnValue:
+        devices.abort_recording()
+        outbox.discard_recording(recording_uuid)
+        return jsonify({"ok": True})
+
+    @app.get("/api/recording/status")
+    def recording_status() -> ResponseReturnValue:
+        return jsonify({"elapsed": devices.recording_elapsed(), "level": devices.level()})
+
+    @app.get("/api/preview.mjpeg")
+    def preview() -> ResponseReturnValue:
+        try:
+            devices.camera()
+        except Exception as error:  # a missing camera must not break the page
+            return _error(f"no camera: {error}", 503)
+        return Response(_mjpeg(devices), mimetype="multipart/x-mixed-replace; boundary=frame")
+
+    @app.teardown_appcontext
+    def _teardown(_exc: BaseException | None) -> None:
+        pass
+
+    return app
+
+
+def _mjpeg(devices: Devices) -> Iterator[bytes]:
+    interval = 1 / PREVIEW_FPS
+    while True:
+        jpeg = devices.preview_jpeg()
+        if jpeg is None:
+            return  # the camera was switched off: the visitor is done
+        yield (
+            b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: " + str(len(jpeg)).encode() + b"\r\n\r\n"
+        )
+        yield jpeg + b"\r\n"
+        time.sleep(interval)
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(Response('{"error": "send a JSON object"}', 400, mimetype="application/json"))
+    return body
+
+
+def _uuid(value: Any) -> str:
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        abort(Response('{"error": "uuid must be a UUID"}', 400, mimetype="application/json"))
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)[:40]
+
+
+def _error(message: str, status: int = 400) -> ResponseReturnValue:
+    return jsonify({"error": message}), status
