@@ -7,6 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_DIR ?= var/demo
 DEMO_PORT ?= 5000
+KIOSK_PORT ?= 8080
 
 # Debian packages the system and its tests use (the tests really run PostgreSQL, Chromium and PulseAudio).
 DEBIAN_PACKAGES := python3 python3-venv postgresql chromium ffmpeg espeak-ng sox \
@@ -48,13 +49,20 @@ bench: system-packages venv
 	$(BIN)/python bench/run.py
 
 demo: system-packages venv
-	mkdir -p $(DEMO_DIR)
+	mkdir -p $(DEMO_DIR)/kiosk
+	@if [ -e /dev/video0 ]; then camera=0; else camera=$(CURDIR)/media/sample/camera.mp4; fi; \
+	printf 'data_dir = "%s"\nport = %s\n[camera]\nsource = "%s"\n' \
+		"$(CURDIR)/$(DEMO_DIR)/kiosk" "$(KIOSK_PORT)" "$$camera" > $(DEMO_DIR)/kiosk.toml
 	@export VERTELPAAL_ENV=development DATABASE_URL=sqlite:///$(CURDIR)/$(DEMO_DIR)/admin.sqlite3 \
 		MEDIA_ROOT=$(CURDIR)/$(DEMO_DIR)/media; \
 	$(BIN)/flask --app admin db upgrade && \
 	$(BIN)/flask --app admin demo seed && \
-	echo && echo "Vertelpaal admin: http://127.0.0.1:$(DEMO_PORT)/  (sign in with an account above)" && echo && \
-	exec $(BIN)/gunicorn -c deploy/gunicorn.conf.py --bind 127.0.0.1:$(DEMO_PORT) 'admin:create_app()'
+	{ $(BIN)/gunicorn -c deploy/gunicorn.conf.py --bind 127.0.0.1:$(DEMO_PORT) 'admin:create_app()' \
+		> $(DEMO_DIR)/admin.log 2>&1 & admin=$$!; trap 'kill $$admin 2>/dev/null' EXIT INT TERM; \
+	  echo; echo "Vertelpaal admin: http://127.0.0.1:$(DEMO_PORT)/  (sign in with an account above; log: $(DEMO_DIR)/admin.log)"; \
+	  echo "Vertelpaal kiosk: http://127.0.0.1:$(KIOSK_PORT)/  (camera: $$(sed -n 's/^source = //p' $(DEMO_DIR)/kiosk.toml))"; \
+	  echo "Press Ctrl+C to stop both."; echo; \
+	  $(BIN)/python -m kiosk run --config $(DEMO_DIR)/kiosk.toml; }
 
 clean:
 	rm -rf $(DEMO_DIR)
