@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, has_request_context, request
-from flask_babel import get_locale
+from flask import Flask, Response, current_app, has_request_context, render_template, request
+from flask_babel import get_locale, gettext
 from flask_login import current_user
 
 from admin import config as settings
@@ -47,6 +47,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     demo_cli.init_app(app)
 
     app.after_request(_security_headers)
+    app.register_error_handler(413, _too_large)
     app.jinja_env.globals.update(LANGUAGE_NAMES=LANGUAGE_NAMES, get_locale=get_locale)
     return app
 
@@ -60,6 +61,12 @@ def _select_locale() -> str | None:
     if current_user and current_user.is_authenticated:
         return str(current_user.locale)
     return request.accept_languages.best_match(list(LANGUAGE_NAMES), default="nl")
+
+
+def _too_large(error: Exception) -> tuple[str, int]:
+    limit = current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+    message = gettext("This upload is too large: at most %(mb)d MB in one go.", mb=limit)
+    return render_template("error.html", message=message), 413
 
 
 def _security_headers(response: Response) -> Response:

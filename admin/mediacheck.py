@@ -18,6 +18,8 @@ from flask_babel import gettext as _
 from PIL import Image, UnidentifiedImageError
 
 MAX_PROMPT_SECONDS = 180.0
+MAX_VIDEO_BYTES = 150 * 1024 * 1024
+MAX_AUDIO_BYTES = 20 * 1024 * 1024
 MAX_SUBTITLE_BYTES = 256 * 1024
 MAX_PICTOGRAM_BYTES = 2 * 1024 * 1024
 
@@ -39,7 +41,13 @@ class VideoInfo:
     has_audio: bool
 
 
+def _check_size(path: Path, limit: int) -> None:
+    if path.stat().st_size > limit:
+        raise BadMedia(_("This file is too large: at most %(mb)d MB.", mb=limit // (1024 * 1024)))
+
+
 def inspect_video(path: Path) -> VideoInfo:
+    _check_size(path, MAX_VIDEO_BYTES)
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
@@ -69,6 +77,7 @@ def inspect_video(path: Path) -> VideoInfo:
 
 def inspect_audio(path: Path) -> float:
     """Duration in seconds of a file that holds sound."""
+    _check_size(path, MAX_AUDIO_BYTES)
     try:
         with av.open(str(path)) as container:
             if not container.streams.audio:

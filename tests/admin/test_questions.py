@@ -137,3 +137,29 @@ def test_add_a_language_to_a_question(app: Flask, admin_client: FlaskClient) -> 
     with app.app_context():
         question = db.session.scalar(select(Question))
         assert question is not None and [p.language for p in question.prompts] == ["en", "nl"]
+
+
+def test_a_video_over_the_size_limit_is_refused(
+    app: Flask, admin_client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from admin import mediacheck
+
+    monkeypatch.setattr(mediacheck, "MAX_VIDEO_BYTES", VIDEO.stat().st_size - 1)
+    response = admin_client.post(
+        "/questions/new", data=_form(admin_client), content_type="multipart/form-data"
+    )
+    assert "too large" in response.get_data(as_text=True)
+    assert _stored(app) == (0, [])
+
+
+def test_an_upload_over_the_request_limit_gets_a_page_that_says_so(
+    app: Flask, admin_client: FlaskClient
+) -> None:
+    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    # A raw body: the test client would spool a multipart body to a temp file it never closes.
+    response = admin_client.post(
+        "/questions/new", data=b"x" * (2 * 1024 * 1024), content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 413
+    assert "at most 1 MB" in response.get_data(as_text=True)
+    assert _stored(app) == (0, [])
