@@ -1,0 +1,1 @@
+"""Vertelpaal kiosk: the local UI service, the sync service and the hardware they drive."""
