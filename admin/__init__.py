@@ -38,11 +38,21 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
 
-    from admin import accounts, branches, home, mediafiles, questionnaires, questions, storage
+    from admin import (
+        accounts,
+        branches,
+        home,
+        kiosk_api,
+        kiosks,
+        mediafiles,
+        questionnaires,
+        questions,
+        storage,
+    )
     from admin.demo import cli as demo_cli
 
     storage.init_app(app)
-    for feature in (accounts, home, branches, questions, questionnaires, mediafiles):
+    for feature in (accounts, home, branches, questions, questionnaires, mediafiles, kiosk_api, kiosks):
         feature.init_app(app)
     demo_cli.init_app(app)
 

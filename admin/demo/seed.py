@@ -26,6 +26,7 @@ from admin.models import (
     AnswerKind,
     Branch,
     Kiosk,
+    KioskPlacement,
     Media,
     Question,
     QuestionKind,
@@ -111,6 +112,28 @@ def seed(media_set: Path = DEFAULT_MEDIA_SET, days: int = 150, rng_seed: int = 2
     ]
     db.session.add_all(kiosk for kiosk, _ in kiosks)
     db.session.flush()
+    moved_on = datetime.combine(start + timedelta(days=days // 2), datetime.min.time(), UTC)
+    for (kiosk, earlier), heard in zip(kiosks, (timedelta(minutes=2), timedelta(days=3)), strict=True):
+        db.session.add_all(
+            [
+                KioskPlacement(
+                    kiosk_id=kiosk.id,
+                    branch_id=earlier.id,
+                    since=datetime.combine(start, datetime.min.time(), UTC),
+                ),
+                KioskPlacement(kiosk_id=kiosk.id, branch_id=kiosk.branch.id, since=moved_on),
+            ]
+        )
+        # One kiosk is healthy, the other went silent three days ago: the Kiosks page shows both.
+        kiosk.last_heartbeat_at = datetime.now(UTC) - heard
+        kiosk.status = {
+            "app_version": "0.1.0",
+            "uptime_seconds": 86400,
+            "outbox_depth": 0 if heard.days == 0 else 7,
+            "disk_free_bytes": 21_000_000_000,
+            "camera_ok": True,
+            "microphone_ok": heard.days == 0,
+        }
 
     recordings = {
         AnswerKind.VIDEO: store_path(media_set / manifest["sample_answers"]["video"], Expect.VIDEO),

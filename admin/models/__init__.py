@@ -4,6 +4,7 @@ from admin.models.accounts import Role, User, user_branches
 from admin.models.audit import AuditEvent
 from admin.models.base import Base, utcnow
 from admin.models.branches import Branch, Kiosk
+from admin.models.kiosks import Enrollment, KioskPlacement, Upload
 from admin.models.media import Media
 from admin.models.questions import (
     LANGUAGES,
@@ -36,7 +37,9 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Branch",
+    "Enrollment",
     "Kiosk",
+    "KioskPlacement",
     "Media",
     "Note",
     "OptionTranslation",
@@ -50,6 +53,7 @@ __all__ = [
     "Role",
     "Session",
     "Tag",
+    "Upload",
     "User",
     "questionnaire_branches",
     "user_branches",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from admin.models.base import Base, utcnow
@@ -35,5 +36,11 @@ class Kiosk(Base):
     revoked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_heartbeat_at: Mapped[datetime | None]
+    # What the kiosk said in its last heartbeat (version, outbox depth, disk, camera, microphone).
+    status: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     branch: Mapped[Branch] = relationship(back_populates="kiosks")
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None

@@ -50,6 +50,8 @@ class Session(Base):
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # sha256 of the body the kiosk sent: the same body again is fine, another one is a conflict.
+    body_sha256: Mapped[str | None] = mapped_column(String(64))
 
     kiosk: Mapped[Kiosk | None] = relationship()
     branch: Mapped[Branch] = relationship()

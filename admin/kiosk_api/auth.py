@@ -1,0 +1,65 @@
+"""Kiosk bearer tokens: made at enrollment, shown once, stored as sha256, revocable."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from functools import wraps
+from typing import ParamSpec, TypeVar
+
+from flask import g, jsonify, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from admin.extensions import db
+from admin.models import Kiosk
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_secret(secret: str) -> str:
+    # The token has 256 bits of randomness, so a plain hash is enough (no slow KDF needed).
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def kiosk_from_request() -> Kiosk | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    kiosk = db.session.scalar(select(Kiosk).where(Kiosk.token_hash == hash_secret(token.strip())))
+    if kiosk is None or kiosk.revoked:
+        return None
+    return kiosk
+
+
+def unauthorized() -> ResponseReturnValue:
+    response = jsonify({"error": "unknown or revoked kiosk token"})
+    response.status_code = 401
+    response.headers["WWW-Authenticate"] = 'Bearer realm="vertelpaal-kiosk"'
+    return response
+
+
+def kiosk_required(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:
+    """Only for a kiosk with a valid token; the kiosk is in ``g.kiosk``. Others get 401."""
+
+    @wraps(view)
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
+        kiosk = kiosk_from_request()
+        if kiosk is None:
+            return unauthorized()
+        g.kiosk = kiosk
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def current_kiosk() -> Kiosk:
+    kiosk: Kiosk = g.kiosk
+    return kiosk

@@ -1,0 +1,120 @@
+"""What a kiosk shows: its branch's active questionnaires, with every media file it needs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from typing import Any
+
+from sqlalchemy import exists, or_, select
+
+from admin.extensions import db
+from admin.models import (
+    AnswerOption,
+    Kiosk,
+    Media,
+    OptionTranslation,
+    Question,
+    Questionnaire,
+    QuestionPrompt,
+    questionnaire_branches,
+)
+
+CONSENT_VERSION = "2026-1"  # the consent video's wording; the kiosk records which one it showed
+
+
+def build(kiosk: Kiosk, today: date) -> dict[str, Any]:
+    questionnaires = db.session.scalars(
+        select(Questionnaire)
+        .join(questionnaire_branches, questionnaire_branches.c.questionnaire_id == Questionnaire.id)
+        .where(questionnaire_branches.c.branch_id == kiosk.branch_id, ~Questionnaire.archived)
+        .order_by(Questionnaire.activity.is_not(None), Questionnaire.name, Questionnaire.id)
+    ).all()
+    used: set[str] = set()
+
+    def ref(sha256: str | None) -> str | None:
+        if sha256:
+            used.add(sha256)
+        return sha256
+
+    def prompt(p: QuestionPrompt) -> dict[str, Any]:
+        return {
+            "text": p.text,
+            "video": ref(p.video_sha256),
+            "subtitles": ref(p.subtitles_sha256),
+            "poster": ref(p.video.poster_sha256),
+        }
+
+    def option(o: AnswerOption) -> dict[str, Any]:
+        labels: dict[str, dict[str, Any]] = {}
+        for t in o.translations:
+            labels[t.language] = translation(t)
+        return {"value": o.value, "label": o.label, "pictogram": ref(o.pictogram_sha256), "labels": labels}
+
+    def translation(t: OptionTranslation) -> dict[str, Any]:
+        return {"label": t.label, "audio": ref(t.audio_sha256)}
+
+    def question(q: Question) -> dict[str, Any]:
+        return {
+            "id": q.id,
+            "kind": q.kind.value,
+            "name": q.name,
+            "prompts": {p.language: prompt(p) for p in q.prompts},
+            "options": [option(o) for o in q.options],
+        }
+
+    active = [q for q in questionnaires if q.is_active_on(today)]
+    document: dict[str, Any] = {
+        "kiosk": {"id": kiosk.id, "name": kiosk.name},
+        "branch": {"id": kiosk.branch.id, "name": kiosk.branch.name},
+        "consent_version": CONSENT_VERSION,
+        "questionnaires": [
+            {
+                "id": q.id,
+                "version_id": q.current_version.id,
+                "version": q.current_version.number,
+                "name": q.name,
+                "activity": q.activity,
+                "active_from": q.active_from.isoformat() if q.active_from else None,
+                "active_to": q.active_to.isoformat() if q.active_to else None,
+                "questions": [question(item.question) for item in q.current_version.items],
+            }
+            for q in active
+        ],
+    }
+    languages = {lang for q in document["questionnaires"] for qu in q["questions"] for lang in qu["prompts"]}
+    document["languages"] = sorted(languages, key=lambda code: (code != "nl", code))
+    media = db.session.scalars(select(Media).where(Media.sha256.in_(used)).order_by(Media.sha256)).all()
+    document["media"] = [
+        {
+            "sha256": m.sha256,
+            "size": m.size,
+            "content_type": m.content_type,
+            "url": f"/api/kiosk/v1/media/{m.sha256}",
+        }
+        for m in media
+    ]
+    return document
+
+
+def etag_of(document: dict[str, Any]) -> str:
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(canonical).hexdigest()[:32]
+
+
+def is_question_media(sha256: str) -> bool:
+    """True for a file that belongs to a question (never for a visitor's recording)."""
+    posters_of = select(Media.sha256).where(Media.poster_sha256 == sha256)
+    checks = [
+        select(QuestionPrompt.id).where(
+            or_(
+                QuestionPrompt.video_sha256 == sha256,
+                QuestionPrompt.subtitles_sha256 == sha256,
+                QuestionPrompt.video_sha256.in_(posters_of),
+            )
+        ),
+        select(AnswerOption.id).where(AnswerOption.pictogram_sha256 == sha256),
+        select(OptionTranslation.id).where(OptionTranslation.audio_sha256 == sha256),
+    ]
+    return any(db.session.scalar(select(exists(check))) for check in checks)

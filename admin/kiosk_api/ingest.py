@@ -1,0 +1,198 @@
+"""Storing one visitor's session sent by a kiosk: all of it, exactly once, or nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from admin.extensions import db
+from admin.kiosks.operations import branch_at
+from admin.models import (
+    Answer,
+    AnswerKind,
+    Kiosk,
+    QuestionKind,
+    QuestionnaireVersion,
+    Session,
+    Upload,
+)
+
+# Which answer kinds fit which question kinds.
+ALLOWED = {
+    QuestionKind.SCALE: {AnswerKind.SCALE},
+    QuestionKind.CHOICE: {AnswerKind.CHOICE},
+    QuestionKind.VIDEO: {AnswerKind.VIDEO},
+    QuestionKind.VOICE: {AnswerKind.VOICE},
+    QuestionKind.OPEN: {AnswerKind.VIDEO, AnswerKind.VOICE},
+}
+
+
+class Invalid(ValueError):
+    """The body is not a session we can store (422)."""
+
+
+@dataclass
+class Outcome:
+    status: int  # 201 stored, 200 stored before with the same body, 409 conflict or media missing
+    error: str | None = None
+    missing: list[str] = field(default_factory=list)
+
+
+def body_hash(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def store_session(kiosk: Kiosk, session_uuid: str, body: dict[str, Any]) -> Outcome:
+    digest = body_hash(body)
+    existing = db.session.get(Session, session_uuid)
+    if existing is not None:
+        return _compare(existing, kiosk, digest)
+
+    version = db.session.get(QuestionnaireVersion, _int(body, "questionnaire_version_id"))
+    if version is None:
+        raise Invalid("questionnaire_version_id is not a questionnaire version")
+    questions = {item.question_id: item.question for item in version.items}
+    consent = body.get("consent")
+    if not isinstance(consent, bool):
+        raise Invalid("consent must be true or false")
+    started_at = _time(body, "started_at")
+    finished_at = _time(body, "finished_at") if _optional(body, "finished_at") else None
+    language = _text(body, "language", 5)
+    raw_answers = body.get("answers")
+    if not isinstance(raw_answers, list) or not raw_answers:
+        raise Invalid("answers must be a non-empty list")
+
+    branch_id = branch_at(kiosk, started_at)
+    session = Session(
+        uuid=session_uuid,
+        kiosk_id=kiosk.id,
+        branch_id=branch_id,
+        questionnaire_version_id=version.id,
+        language=language,
+        consent=consent,
+        body_sha256=digest,
+        consent_version=_text(body, "consent_version", 40) if _optional(body, "consent_version") else None,
+        started_at=started_at,
+        finished_at=finished_at,
+    )
+    missing: list[str] = []
+    seen: set[str] = set()
+    for raw in raw_answers:
+        if not isinstance(raw, dict):
+            raise Invalid("each answer must be an object")
+        answer_uuid = _uuid(raw.get("uuid"), "answer uuid")
+        if answer_uuid in seen:
+            raise Invalid(f"answer {answer_uuid} appears twice")
+        seen.add(answer_uuid)
+        question = questions.get(_int(raw, "question_id"))
+        if question is None:
+            raise Invalid(f"answer {answer_uuid}: the question is not in this questionnaire version")
+        try:
+            kind = AnswerKind(raw.get("kind"))
+        except ValueError as error:
+            raise Invalid(f"answer {answer_uuid}: unknown kind") from error
+        if kind not in ALLOWED[question.kind]:
+            raise Invalid(
+                f"answer {answer_uuid}: a {question.kind.value} question has no {kind.value} answer"
+            )
+        value, media = raw.get("value"), raw.get("media_sha256")
+        if kind.is_recording:
+            if not consent:
+                raise Invalid(f"answer {answer_uuid}: a recording needs the visitor's consent")
+            if not isinstance(media, str) or len(media) != 64 or value is not None:
+                raise Invalid(f"answer {answer_uuid}: a recording has media_sha256 and no value")
+            if not _uploaded_by(kiosk, media):
+                missing.append(media)
+        else:
+            if value not in {o.value for o in question.options} or media is not None:
+                raise Invalid(f"answer {answer_uuid}: value is not one of the question's options")
+        session.answers.append(
+            Answer(
+                uuid=answer_uuid,
+                question_id=question.id,
+                kind=kind,
+                value=value,
+                media_sha256=media if kind.is_recording else None,
+                branch_id=branch_id,
+                answered_at=_time(raw, "answered_at"),
+            )
+        )
+    if missing:
+        return Outcome(409, "media not uploaded yet", sorted(set(missing)))
+    taken = db.session.scalars(select(Answer.uuid).where(Answer.uuid.in_(seen))).all()
+    if taken:
+        return Outcome(409, f"answer uuid already used by another session: {', '.join(taken)}")
+    db.session.add(session)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # The same session arrived twice at once; the other request stored it first.
+        db.session.rollback()
+        existing = db.session.get(Session, session_uuid)
+        if existing is None:
+            raise
+        return _compare(existing, kiosk, digest)
+    return Outcome(201)
+
+
+def _compare(existing: Session, kiosk: Kiosk, digest: str) -> Outcome:
+    if existing.kiosk_id == kiosk.id and existing.body_sha256 == digest:
+        return Outcome(200)
+    return Outcome(409, "another session is stored under this uuid")
+
+
+def _uploaded_by(kiosk: Kiosk, sha256: str) -> bool:
+    return (
+        db.session.scalar(
+            select(Upload.id)
+            .where(
+                Upload.kiosk_id == kiosk.id, Upload.media_sha256 == sha256, Upload.completed_at.is_not(None)
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def _int(body: dict[str, Any], key: str) -> int:
+    value = body.get(key)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise Invalid(f"{key} must be a whole number")
+    return value
+
+
+def _text(body: dict[str, Any], key: str, limit: int) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise Invalid(f"{key} must be text of at most {limit} characters")
+    return value
+
+
+def _optional(body: dict[str, Any], key: str) -> dict[str, Any] | None:
+    """``body`` when it holds a value for ``key``, else None (for optional fields)."""
+    return body if body.get(key) is not None else None
+
+
+def _time(body: dict[str, Any], key: str) -> datetime:
+    value = body.get(key)
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError as error:
+        raise Invalid(f"{key} must be an ISO 8601 time with a zone") from error
+    if moment.tzinfo is None:
+        raise Invalid(f"{key} must be an ISO 8601 time with a zone")
+    return moment
+
+
+def _uuid(value: Any, what: str) -> str:
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError as error:
+        raise Invalid(f"{what} must be a UUID") from error

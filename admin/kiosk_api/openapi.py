@@ -1,0 +1,357 @@
+"""The kiosk API as an OpenAPI 3.1 document: the one description both sides are tested against."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+SHA256 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+UUID = {"type": "string", "format": "uuid"}
+TUS_HEADERS = {"Tus-Resumable": {"schema": {"type": "string", "const": "1.0.0"}}}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json(ERROR, description)
+
+
+def _tus_header(name: str, schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
+    return {"name": name, "in": "header", "required": required, "schema": schema}
+
+
+UNAUTHORIZED = {"401": _error("unknown or revoked kiosk token; nothing was stored")}
+UPLOAD_ID = {"name": "upload_id", "in": "path", "required": True, "schema": UUID}
+
+
+def spec() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Vertelpaal kiosk API",
+            "version": "1.0.0",
+            "description": "What a kiosk and the admin server say to each other.",
+        },
+        "servers": [{"url": "/api/kiosk/v1"}],
+        "security": [{"kioskToken": []}],
+        "components": {
+            "securitySchemes": {"kioskToken": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {
+                        "error": {"type": "string"},
+                        "missing": {"type": "array", "items": SHA256},
+                    },
+                },
+                "Answer": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["uuid", "question_id", "kind", "answered_at"],
+                    "properties": {
+                        "uuid": UUID,
+                        "question_id": {"type": "integer"},
+                        "kind": {"enum": ["scale", "choice", "video", "voice"]},
+                        "value": {"type": ["string", "null"], "maxLength": 40},
+                        "media_sha256": {"oneOf": [SHA256, {"type": "null"}]},
+                        "answered_at": {"type": "string", "format": "date-time"},
+                    },
+                },
+                "Session": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["questionnaire_version_id", "language", "consent", "started_at", "answers"],
+                    "properties": {
+                        "questionnaire_version_id": {"type": "integer"},
+                        "language": {"type": "string", "minLength": 1, "maxLength": 5},
+                        "consent": {"type": "boolean"},
+                        "consent_version": {"type": ["string", "null"], "maxLength": 40},
+                        "started_at": {"type": "string", "format": "date-time"},
+                        "finished_at": {"type": ["string", "null"], "format": "date-time"},
+                        "answers": {
+                            "type": "array",
+                            "minItems": 1,
+                            "items": {"$ref": "#/components/schemas/Answer"},
+                        },
+                    },
+                },
+                "Config": {
+                    "type": "object",
+                    "required": [
+                        "kiosk",
+                        "branch",
+                        "consent_version",
+                        "questionnaires",
+                        "languages",
+                        "media",
+                    ],
+                    "properties": {
+                        "kiosk": {"type": "object"},
+                        "branch": {"type": "object"},
+                        "consent_version": {"type": "string"},
+                        "questionnaires": {"type": "array", "items": {"type": "object"}},
+                        "languages": {"type": "array", "items": {"type": "string"}},
+                        "media": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["sha256", "size", "content_type", "url"],
+                                "properties": {
+                                    "sha256": SHA256,
+                                    "size": {"type": "integer"},
+                                    "content_type": {"type": "string"},
+                                    "url": {"type": "string"},
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+        "paths": {
+            "/enrollments": {
+                "post": {
+                    "summary": "A new kiosk asks to join and gets a pairing code to show on its screen",
+                    "security": [],
+                    "requestBody": {
+                        "required": False,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {"name": {"type": "string", "maxLength": 120}},
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": _json(
+                            {
+                                "type": "object",
+                                "required": ["id", "secret", "pairing_code", "expires_at"],
+                                "properties": {
+                                    "id": UUID,
+                                    "secret": {"type": "string"},
+                                    "pairing_code": {"type": "string"},
+                                    "expires_at": {"type": "string", "format": "date-time"},
+                                    "poll_seconds": {"type": "integer"},
+                                },
+                            },
+                            "enrollment made",
+                        ),
+                        "429": {"description": "too many enrollments from this address"},
+                    },
+                }
+            },
+            "/enrollments/{enrollment_id}": {
+                "get": {
+                    "summary": "Poll: 202 while waiting, 200 with the token once approved (handed out once)",
+                    "security": [],
+                    "parameters": [
+                        {
+                            "name": "enrollment_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        },
+                        {
+                            "name": "X-Enrollment-Secret",
+                            "in": "header",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        },
+                    ],
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["kiosk_id", "token", "branch"],
+                                "properties": {
+                                    "status": {"const": "approved"},
+                                    "kiosk_id": {"type": "integer"},
+                                    "token": {"type": "string"},
+                                    "branch": {"type": "object"},
+                                },
+                            },
+                            "approved: the kiosk's token",
+                        ),
+                        "202": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "status": {"const": "waiting"},
+                                    "pairing_code": {"type": "string"},
+                                },
+                            },
+                            "waiting for staff to type the code",
+                        ),
+                        "404": _error("unknown enrollment or wrong secret"),
+                        "410": _error("expired, or the token was already handed out"),
+                    },
+                }
+            },
+            "/config": {
+                "get": {
+                    "summary": "What this kiosk shows, with every media file's sha256 and size",
+                    "parameters": [
+                        {
+                            "name": "If-None-Match",
+                            "in": "header",
+                            "required": False,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {
+                        "200": _json({"$ref": "#/components/schemas/Config"}, "the configuration"),
+                        "304": {"description": "unchanged since the given ETag"},
+                        **UNAUTHORIZED,
+                    },
+                }
+            },
+            "/media/{sha256}": {
+                "get": {
+                    "summary": "A question video, subtitles, pictogram or spoken label; Range works",
+                    "parameters": [
+                        {"name": "sha256", "in": "path", "required": True, "schema": {"type": "string"}},
+                        {"name": "Range", "in": "header", "required": False, "schema": {"type": "string"}},
+                    ],
+                    "responses": {
+                        "200": {"description": "the file", "content": {"*/*": {}}},
+                        "206": {"description": "part of the file", "content": {"*/*": {}}},
+                        "304": {"description": "unchanged"},
+                        "404": _error("no such question media"),
+                        "416": {"description": "range not satisfiable"},
+                        **UNAUTHORIZED,
+                    },
+                }
+            },
+            "/sessions/{session_uuid}": {
+                "put": {
+                    "summary": "One visitor's pass: same body again 200; another body 409; media missing 409",
+                    "parameters": [{"name": "session_uuid", "in": "path", "required": True, "schema": UUID}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Session"}}},
+                    },
+                    "responses": {
+                        "201": _json(
+                            {"type": "object", "properties": {"uuid": UUID, "stored": {"const": True}}},
+                            "stored",
+                        ),
+                        "200": _json(
+                            {"type": "object", "properties": {"uuid": UUID, "stored": {"const": True}}},
+                            "stored before with the same body",
+                        ),
+                        "400": _error("not a JSON object"),
+                        "409": _error("another body under this uuid, or media not uploaded (see missing)"),
+                        "422": _error("the session does not fit its questionnaire"),
+                        **UNAUTHORIZED,
+                    },
+                }
+            },
+            "/heartbeat": {
+                "post": {
+                    "summary": "The kiosk's health: version, uptime, outbox, disk, camera and microphone",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "app_version": {"type": "string"},
+                                        "uptime_seconds": {"type": "number"},
+                                        "outbox_depth": {"type": "integer"},
+                                        "oldest_unsent_at": {"type": ["string", "null"]},
+                                        "disk_free_bytes": {"type": "integer"},
+                                        "camera_ok": {"type": "boolean"},
+                                        "microphone_ok": {"type": "boolean"},
+                                        "config_etag": {"type": "string"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "properties": {"ok": {"const": True}, "config_etag": {"type": "string"}},
+                            },
+                            "noted; config_etag tells whether to fetch /config",
+                        ),
+                        "400": _error("not a JSON object"),
+                        **UNAUTHORIZED,
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "security": [],
+                    "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")},
+                }
+            },
+            "/uploads": {
+                "options": {
+                    "summary": "tus capabilities",
+                    "security": [],
+                    "responses": {
+                        "204": {"description": "tus 1.0.0 with creation, checksum, termination, expiration"}
+                    },
+                },
+                "post": {
+                    "summary": "tus creation: announce a recording (Upload-Length, Upload-Metadata)",
+                    "parameters": [
+                        _tus_header("Tus-Resumable", {"type": "string"}),
+                        _tus_header("Upload-Length", {"type": "string"}),
+                        _tus_header("Upload-Metadata", {"type": "string"}),
+                    ],
+                    "responses": {
+                        "201": {"description": "created; Location names the upload", "headers": TUS_HEADERS},
+                        "400": {"description": "bad headers"},
+                        "412": {"description": "wrong tus version"},
+                        "413": {"description": "too large"},
+                        "415": {"description": "not video/mp4 or audio/mp4"},
+                        **UNAUTHORIZED,
+                    },
+                },
+            },
+            "/uploads/{upload_id}": {
+                "head": {
+                    "summary": "tus: how much the server has",
+                    "parameters": [UPLOAD_ID],
+                    "responses": {
+                        "200": {"description": "Upload-Offset and Upload-Length"},
+                        "404": {"description": "unknown upload"},
+                        "410": {"description": "expired"},
+                        **UNAUTHORIZED,
+                    },
+                },
+                "patch": {
+                    "summary": "tus: the next chunk (Upload-Offset, optional Upload-Checksum)",
+                    "parameters": [UPLOAD_ID],
+                    "requestBody": {"required": True, "content": {"application/offset+octet-stream": {}}},
+                    "responses": {
+                        "204": {"description": "stored and fsynced; new Upload-Offset"},
+                        "409": {"description": "wrong offset"},
+                        "460": {"description": "checksum mismatch; chunk dropped"},
+                        "404": {"description": "unknown upload"},
+                        **UNAUTHORIZED,
+                    },
+                },
+                "delete": {
+                    "summary": "tus termination",
+                    "parameters": [UPLOAD_ID],
+                    "responses": {
+                        "204": {"description": "gone"},
+                        "404": {"description": "unknown upload"},
+                        **UNAUTHORIZED,
+                    },
+                },
+            },
+        },
+    }

@@ -1,0 +1,162 @@
+"""Kiosk API views. Thin: checks and changes live in ingest.py, configuration.py and
+admin/kiosks/operations.py; the tus upload endpoint is in uploads.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, jsonify, request, send_file
+from flask.typing import ResponseReturnValue
+
+from admin.extensions import db, limiter
+from admin.kiosk_api import configuration, ingest
+from admin.kiosk_api import uploads as _uploads  # noqa: F401  (registers the tus routes)
+from admin.kiosk_api.auth import current_kiosk, hash_secret, kiosk_required
+from admin.kiosk_api.blueprint import bp
+from admin.kiosk_api.openapi import spec
+from admin.kiosks import operations as kiosk_ops
+from admin.models import Enrollment, Media, utcnow
+from admin.storage import SHA256_PATTERN, media_store
+
+HEARTBEAT_FIELDS = {
+    "app_version": str,
+    "uptime_seconds": (int, float),
+    "outbox_depth": int,
+    "oldest_unsent_at": str,
+    "disk_free_bytes": int,
+    "camera_ok": bool,
+    "microphone_ok": bool,
+    "config_etag": str,
+    "camera_message": str,
+    "microphone_message": str,
+}
+
+
+def _json() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(_error("send a JSON object", 400))
+    return body
+
+
+def _error(message: str, status: int, **extra: Any) -> ResponseReturnValue:
+    response = jsonify({"error": message, **extra})
+    response.status_code = status
+    return response
+
+
+@bp.get("/openapi.json")
+def openapi() -> ResponseReturnValue:
+    return jsonify(spec())
+
+
+@bp.post("/enrollments")
+@limiter.limit("30 per hour")
+def create_enrollment() -> ResponseReturnValue:
+    body = request.get_json(silent=True) or {}
+    name = body.get("name", "") if isinstance(body, dict) else ""
+    created = kiosk_ops.request_enrollment(name if isinstance(name, str) else "")
+    db.session.commit()
+    enrollment = created.enrollment
+    return jsonify(
+        {
+            "id": enrollment.id,
+            "secret": created.secret,
+            "pairing_code": kiosk_ops.format_code(enrollment.pairing_code),
+            "expires_at": enrollment.expires_at.isoformat(),
+            "poll_seconds": 5,
+        }
+    ), 201
+
+
+@bp.get("/enrollments/<enrollment_id>")
+def poll_enrollment(enrollment_id: str) -> ResponseReturnValue:
+    enrollment = db.session.get(Enrollment, enrollment_id)
+    secret = request.headers.get("X-Enrollment-Secret", "")
+    if enrollment is None or not secret or enrollment.secret_hash != hash_secret(secret):
+        return _error("unknown enrollment", 404)
+    if enrollment.approved_at is None:
+        if enrollment.expires_at <= utcnow():
+            return _error("this pairing code has expired; ask for a new one", 410)
+        return jsonify(
+            {"status": "waiting", "pairing_code": kiosk_ops.format_code(enrollment.pairing_code)}
+        ), 202
+    token = kiosk_ops.collect_token(enrollment)
+    db.session.commit()
+    if token is None:
+        return _error("the token was already handed out", 410)
+    kiosk = enrollment.kiosk
+    assert kiosk is not None
+    return jsonify(
+        {
+            "status": "approved",
+            "kiosk_id": kiosk.id,
+            "token": token,
+            "branch": {"id": kiosk.branch.id, "name": kiosk.branch.name},
+        }
+    )
+
+
+@bp.get("/config")
+@kiosk_required
+def config() -> ResponseReturnValue:
+    document = configuration.build(current_kiosk(), utcnow().date())
+    etag = configuration.etag_of(document)
+    response = jsonify(document)
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = "no-cache"
+    return response.make_conditional(request)
+
+
+@bp.get("/media/<sha256>")
+@kiosk_required
+def media(sha256: str) -> ResponseReturnValue:
+    if not SHA256_PATTERN.match(sha256) or not configuration.is_question_media(sha256):
+        return _error("no such media", 404)
+    item = db.session.get(Media, sha256)
+    store = media_store()
+    if item is None or not store.exists(sha256):
+        return _error("no such media", 404)
+    return send_file(
+        store.path(sha256), mimetype=item.content_type, conditional=True, etag=sha256, max_age=31536000
+    )
+
+
+@bp.put("/sessions/<session_uuid>")
+@kiosk_required
+def put_session(session_uuid: str) -> ResponseReturnValue:
+    body = _json()
+    try:
+        session_uuid = ingest._uuid(session_uuid, "session uuid")
+        outcome = ingest.store_session(current_kiosk(), session_uuid, body)
+    except ingest.Invalid as error:
+        db.session.rollback()
+        return _error(str(error), 422)
+    if outcome.status in (200, 201):
+        db.session.commit()
+        return jsonify({"uuid": session_uuid, "stored": True}), outcome.status
+    db.session.rollback()
+    return _error(outcome.error or "conflict", outcome.status, missing=outcome.missing)
+
+
+@bp.post("/heartbeat")
+@kiosk_required
+def heartbeat() -> ResponseReturnValue:
+    kiosk = current_kiosk()
+    kiosk.status = _status(_json())
+    kiosk.last_heartbeat_at = utcnow()
+    db.session.commit()
+    etag = configuration.etag_of(configuration.build(kiosk, utcnow().date()))
+    return jsonify({"ok": True, "config_etag": etag})
+
+
+def _status(body: dict[str, Any]) -> dict[str, Any]:
+    """The known heartbeat fields of the right type; anything else is left out."""
+    status: dict[str, Any] = {}
+    for key, kinds in HEARTBEAT_FIELDS.items():
+        value = body.get(key)
+        # bool is an int in Python: only a bool field takes true/false.
+        if value is None or isinstance(value, bool) != (kinds is bool) or not isinstance(value, kinds):
+            continue
+        status[key] = value[:200] if isinstance(value, str) else value
+    return status

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from admin.extensions import db
+from admin.kiosks import operations
+from admin.models import Branch
+
+
+@click.group(help="Kiosks.")
+def kiosks() -> None:
+    pass
+
+
+@kiosks.command("approve")
+@click.argument("pairing_code")
+@click.option("--branch", "branch_name", required=True, help="The branch the kiosk stands in.")
+@click.option("--name", default="", help="A name for the kiosk, e.g. 'Vertelpaal Roden hal'.")
+@with_appcontext
+def approve(pairing_code: str, branch_name: str, name: str) -> None:
+    """Enroll the kiosk that shows PAIRING_CODE (the CLI twin of the Kiosks page)."""
+    branch = db.session.scalar(select(Branch).where(Branch.name == branch_name))
+    if branch is None:
+        raise click.ClickException(f"There is no branch called {branch_name!r}.")
+    try:
+        kiosk = operations.approve(pairing_code, branch, name)
+    except operations.KioskError as error:
+        raise click.ClickException(str(error)) from error
+    db.session.commit()
+    click.echo(f"Kiosk {kiosk.id} ({kiosk.name}) enrolled in {branch.name}.")

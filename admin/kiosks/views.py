@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional
+
+from admin.auth import admin_required, branch_filter
+from admin.extensions import db, limiter
+from admin.forms import choices
+from admin.kiosks import operations
+from admin.models import Branch, Kiosk, utcnow
+
+bp = Blueprint("kiosks", __name__, url_prefix="/kiosks")
+
+# A kiosk sends a heartbeat every few minutes; after this long without one it is marked silent.
+SILENT_AFTER = timedelta(minutes=15)
+
+
+class ApproveForm(FlaskForm):
+    code = StringField(_l("Pairing code shown on the kiosk"), validators=[DataRequired(), Length(max=20)])
+    branch = SelectField(_l("Branch"), coerce=int)
+    name = StringField(_l("Name (optional)"), validators=[Optional(), Length(max=120)])
+
+
+class MoveForm(FlaskForm):
+    branch = SelectField(_l("Move to branch"), coerce=int)
+
+
+def _branch_choices() -> list:
+    branches = db.session.scalars(select(Branch).where(Branch.active).order_by(Branch.name)).all()
+    return choices((b.id, b.name) for b in branches)
+
+
+@bp.get("")
+@login_required
+def index() -> ResponseReturnValue:
+    kiosks = db.session.scalars(
+        select(Kiosk)
+        .where(branch_filter(current_user, Kiosk.branch_id))
+        .order_by(Kiosk.revoked_at.is_not(None), Kiosk.name)
+    ).all()
+    approve_form = ApproveForm()
+    approve_form.branch.choices = _branch_choices()
+    move_form = MoveForm()
+    move_form.branch.choices = approve_form.branch.choices
+    return render_template(
+        "kiosks/index.html",
+        kiosks=kiosks,
+        approve_form=approve_form,
+        move_form=move_form,
+        silent_before=utcnow() - SILENT_AFTER,
+    )
+
+
+@bp.post("/approve")
+@admin_required
+@limiter.limit("20 per hour")  # pairing codes cannot be guessed by trying
+def approve() -> ResponseReturnValue:
+    form = ApproveForm()
+    form.branch.choices = _branch_choices()
+    if form.validate_on_submit():
+        branch = db.session.get(Branch, form.branch.data) or abort(404)
+        try:
+            kiosk = operations.approve(form.code.data or "", branch, form.name.data or "")
+        except operations.KioskError as error:
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(
+                _(
+                    "Kiosk %(name)s is enrolled in %(branch)s. It starts within a minute.",
+                    name=kiosk.name,
+                    branch=branch.name,
+                ),
+                "info",
+            )
+    else:
+        flash(_("Type the pairing code and choose a branch."), "error")
+    return redirect(url_for("kiosks.index"))
+
+
+def _kiosk(kiosk_id: int) -> Kiosk:
+    kiosk = db.session.get(Kiosk, kiosk_id)
+    if kiosk is None:
+        abort(404)
+    return kiosk
+
+
+@bp.post("/<int:kiosk_id>/move")
+@admin_required
+def move(kiosk_id: int) -> ResponseReturnValue:
+    kiosk = _kiosk(kiosk_id)
+    form = MoveForm()
+    form.branch.choices = _branch_choices()
+    if form.validate_on_submit():
+        branch = db.session.get(Branch, form.branch.data) or abort(404)
+        operations.move(kiosk, branch)
+        db.session.commit()
+        flash(
+            _(
+                "%(name)s now stands in %(branch)s; its earlier answers keep their branch.",
+                name=kiosk.name,
+                branch=branch.name,
+            ),
+            "info",
+        )
+    return redirect(url_for("kiosks.index"))
+
+
+@bp.post("/<int:kiosk_id>/revoke")
+@admin_required
+def revoke(kiosk_id: int) -> ResponseReturnValue:
+    kiosk = _kiosk(kiosk_id)
+    form = FlaskForm()
+    if form.validate_on_submit():
+        operations.revoke(kiosk)
+        db.session.commit()
+        flash(_("%(name)s can no longer send or fetch anything.", name=kiosk.name), "info")
+    return redirect(url_for("kiosks.index"))
