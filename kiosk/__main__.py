@@ -1,4 +1,4 @@
-"""Command line: ``python -m kiosk run|selftest --config FILE``."""
+"""Command line: ``python -m kiosk run|sync|selftest --config FILE``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     for name, help_text in (
         ("run", "serve the kiosk page on 127.0.0.1 and own camera, microphone and outbox"),
+        ("sync", "enroll, fetch questions and send answers to the admin server (own process)"),
         ("selftest", "record 2 s from camera and microphone and report in plain words"),
     ):
         command = commands.add_parser(name, help=help_text)
@@ -32,12 +33,27 @@ def main(argv: list[str] | None = None) -> int:
         from kiosk.hardware import run_selftest
 
         report = run_selftest(
-            config.camera.source, config.microphone.device, config.data_dir / "selftest",
-            width=config.camera.width, height=config.camera.height, fps=config.camera.fps,
+            config.camera.source,
+            config.microphone.device,
+            config.data_dir / "selftest",
+            width=config.camera.width,
+            height=config.camera.height,
+            fps=config.camera.fps,
         )
         for line in report.lines():
             print(line)
         return 0 if report.ok else 1
+
+    if args.command == "sync":
+        from kiosk.sync import SyncError, SyncService
+
+        try:
+            service = SyncService(config)
+        except SyncError as error:
+            print(f"Cannot sync: {error}", file=sys.stderr)
+            return 2
+        service.run_forever()
+        return 0
 
     from waitress import serve
 

@@ -79,7 +79,8 @@ class OutboxSession(Base):
     consent_version: Mapped[str | None] = mapped_column(String(40))
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
-    confirmed_at: Mapped[datetime | None]  # the server has stored it
+    # Why the server refused it (a 409 conflict or a 422); kept, never deleted, for a person to look at.
+    sync_error: Mapped[str | None] = mapped_column(String(500))
 
     answers: Mapped[list[OutboxAnswer]] = relationship(
         back_populates="session", cascade="all, delete-orphan", order_by="OutboxAnswer.answered_at"
@@ -97,6 +98,8 @@ class OutboxRecording(Base):
     duration: Mapped[float]
     state: Mapped[str] = mapped_column(String(8), default=RecordingState.REVIEW.value)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    upload_url: Mapped[str | None] = mapped_column(String(500))  # the tus upload, to resume it
+    uploaded_at: Mapped[datetime | None]
 
 
 class OutboxAnswer(Base):
@@ -301,14 +304,52 @@ class Outbox:
         with self.transaction() as db:
             query = select(OutboxSession).order_by(OutboxSession.started_at)
             if finished_only:
-                query = query.where(
-                    OutboxSession.finished_at.is_not(None), OutboxSession.confirmed_at.is_(None)
-                )
+                query = query.where(OutboxSession.finished_at.is_not(None))
             sessions = list(db.scalars(query))
             for session in sessions:
                 for answer in session.answers:
                     _ = answer.recording  # load while the session is open
             return sessions
+
+    def unsent(self) -> list[OutboxSession]:
+        """Finished sessions the server has not confirmed and not refused, oldest first."""
+        return [s for s in self.sessions(finished_only=True) if s.sync_error is None]
+
+    def set_upload_url(self, recording_uuid: str, url: str | None) -> None:
+        with self.transaction() as db:
+            recording = db.get(OutboxRecording, recording_uuid)
+            if recording is not None:
+                recording.upload_url = url
+                recording.uploaded_at = None
+
+    def mark_uploaded(self, recording_uuid: str) -> None:
+        with self.transaction() as db:
+            recording = db.get(OutboxRecording, recording_uuid)
+            if recording is not None:
+                recording.uploaded_at = utcnow()
+
+    def mark_refused(self, session_uuid: str, reason: str) -> None:
+        with self.transaction() as db:
+            session = db.get(OutboxSession, session_uuid)
+            if session is not None:
+                session.sync_error = reason[:500]
+
+    def confirm(self, session_uuid: str) -> None:
+        """The server stored the session: only now do its answers and recordings leave the kiosk."""
+        files: list[str] = []
+        with self.transaction() as db:
+            session = db.get(OutboxSession, session_uuid)
+            if session is None:
+                return
+            for answer in session.answers:
+                if answer.recording is not None:
+                    files.append(answer.recording.file_name)
+                    db.delete(answer.recording)
+            db.delete(session)
+        for file_name in files:
+            (self.recordings_dir / file_name).unlink(missing_ok=True)
+        if files:
+            _fsync_dir(self.recordings_dir)
 
     def free_bytes(self) -> int:
         return shutil.disk_usage(self.recordings_dir).free

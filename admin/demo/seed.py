@@ -140,8 +140,9 @@ def seed(media_set: Path = DEFAULT_MEDIA_SET, days: int = 150, rng_seed: int = 2
         AnswerKind.VOICE: store_path(media_set / manifest["sample_answers"]["voice"], Expect.AUDIO),
     }
     sessions, answers = _visits(rng, start, days, kiosks, questionnaires, recordings)
-    db.session.execute(insert(Session), sessions)
-    db.session.execute(insert(Answer), answers)
+    if sessions:
+        db.session.execute(insert(Session), sessions)
+        db.session.execute(insert(Answer), answers)
     db.session.flush()
     return SeedReport(
         branches=len(branches),

@@ -1,0 +1,104 @@
+"""Which questions the kiosk page shows now.
+
+A standalone kiosk (no ``server_url``) shows the built-in question set. An enrolled kiosk shows
+the configuration the sync service last completed (every file downloaded and checked); until
+then the page shows the pairing code, or asks the visitor to come back later.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from kiosk.config import KioskConfig
+from kiosk.paths import SyncPaths
+from kiosk.questionset import from_manifest
+
+
+def build(config: KioskConfig) -> dict[str, Any]:
+    document = from_manifest(config.question_set, config.languages)
+    if not config.server_url:
+        document["status"] = "ready"
+        return document
+    paths = SyncPaths(config.data_dir)
+    synced = _read(paths.config)
+    if synced is None:
+        enrollment = _read(paths.enrollment)
+        document["questionnaire"] = None
+        document["status"] = "pairing" if enrollment else "waiting"
+        document["pairing_code"] = enrollment.get("pairing_code") if enrollment else None
+        return document
+    return apply_server_config(document, synced, config)
+
+
+def apply_server_config(
+    document: dict[str, Any], synced: dict[str, Any], config: KioskConfig
+) -> dict[str, Any]:
+    """The built-in document (videos, sounds, pictograms) with the server's questionnaire."""
+    offered = set(synced.get("languages") or ["nl"])
+    document["languages"] = [lang for lang in document["languages"] if lang["code"] in offered] or document[
+        "languages"
+    ][:1]
+    chosen = {lang["code"] for lang in document["languages"]}
+    questionnaires = synced.get("questionnaires") or []
+    general = [q for q in questionnaires if not q.get("activity")]
+    picked = (general or questionnaires or [None])[0]
+    document["status"] = "ready" if picked else "waiting"
+    document["questionnaire"] = _questionnaire(picked, synced, chosen) if picked else None
+    document["branch"] = synced.get("branch")
+    return document
+
+
+def _questionnaire(q: dict[str, Any], synced: dict[str, Any], languages: set[str]) -> dict[str, Any]:
+    def url(sha256: str | None) -> str | None:
+        return f"/cache/{sha256}" if sha256 else None
+
+    return {
+        "id": str(q["id"]),
+        "version": q["version_id"],
+        "name": q["name"],
+        "consent_version": synced.get("consent_version"),
+        "questions": [
+            {
+                "id": str(question["id"]),
+                "kind": question["kind"],
+                "prompts": {
+                    lang: {
+                        "video": url(p["video"]),
+                        "subtitles": url(p["subtitles"]),
+                        "text": p.get("text", ""),
+                    }
+                    for lang, p in question["prompts"].items()
+                    if lang in languages
+                },
+                "options": [
+                    {
+                        "value": option["value"],
+                        "pictogram": url(option["pictogram"]),
+                        "labels": {
+                            lang: {"label": label["label"], "audio": url(label.get("audio"))}
+                            for lang, label in (option.get("labels") or {}).items()
+                            if lang in languages
+                        }
+                        or {"nl": {"label": option["label"], "audio": None}},
+                    }
+                    for option in question["options"]
+                ],
+            }
+            for question in q["questions"]
+        ],
+    }
+
+
+def media_types(config: KioskConfig) -> dict[str, str]:
+    """sha256 → content type of every cached file of the current configuration."""
+    synced = _read(SyncPaths(config.data_dir).config) or {}
+    return {item["sha256"]: item["content_type"] for item in synced.get("media", [])}
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        return dict(json.loads(path.read_text("utf-8")))
+    except (FileNotFoundError, ValueError):
+        return None

@@ -1,0 +1,194 @@
+"""The sync service against a real admin server on 127.0.0.1: enrollment, questions, answers."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from admin.demo.seed import seed
+from admin.extensions import db
+from admin.models import Answer, Kiosk, Media, Session
+from admin.storage import media_store
+from kiosk import showdoc
+from kiosk.config import KioskConfig
+from kiosk.outbox import Outbox
+from kiosk.sync import NotEnrolled, SyncError, SyncService
+from tests.admin.helpers import MEDIA_SET
+
+ANSWER_VIDEO = MEDIA_SET / "sample" / "answer-video.mp4"
+
+
+@pytest.fixture
+def server(app: Flask, live_server: str) -> str:
+    with app.app_context():
+        seed(MEDIA_SET, days=1)
+        db.session.commit()
+    return live_server
+
+
+@pytest.fixture
+def kiosk_config(tmp_path: Path, server: str) -> KioskConfig:
+    return KioskConfig(data_dir=tmp_path / "kiosk", server_url=server)
+
+
+@pytest.fixture
+def service(kiosk_config: KioskConfig) -> Iterator[SyncService]:
+    service = SyncService(kiosk_config, chunk_size=64 * 1024)
+    yield service
+    service.close()
+
+
+def approve(app: Flask, service: SyncService, branch: str = "Roden") -> None:
+    with pytest.raises(NotEnrolled, match="pairing code"):
+        service.ensure_token()
+    code = showdoc.build(service.config)["pairing_code"]
+    result = app.test_cli_runner().invoke(args=["kiosks", "approve", code, "--branch", branch])
+    assert result.exit_code == 0, result.output
+    service.ensure_token()
+
+
+def answer_session(outbox: Outbox, document: dict, recording: Path | None = None) -> str:
+    questionnaire = document["questionnaire"]
+    scale = next(q for q in questionnaire["questions"] if q["kind"] == "scale")
+    session = outbox.start_session(
+        questionnaire["id"],
+        questionnaire["version"],
+        "nl",
+        consent=recording is not None,
+        consent_version=questionnaire["consent_version"],
+    )
+    outbox.add_answer(
+        session,
+        "6f1c7c56-8f7e-4d2e-9a3c-0f5d2b1a9e01",
+        scale["id"],
+        "scale",
+        value=scale["options"][0]["value"],
+    )
+    if recording is not None:
+        open_question = next(q for q in questionnaire["questions"] if q["kind"] == "open")
+        recording_uuid, path = outbox.recording_path("video")
+        shutil.copyfile(recording, path)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        outbox.register_recording(recording_uuid, "video", path, digest, path.stat().st_size, 5.0)
+        outbox.add_answer(
+            session,
+            "0b8e4a12-3c1d-4f5e-8a9b-7c6d5e4f3a21",
+            open_question["id"],
+            "video",
+            recording_uuid=recording_uuid,
+        )
+    outbox.finish_session(session)
+    return session
+
+
+def test_enrollment_shows_the_code_and_keeps_the_token_private(app: Flask, service: SyncService) -> None:
+    document = showdoc.build(service.config)
+    assert document["status"] == "waiting" and document["questionnaire"] is None
+    approve(app, service, "Norg")
+    assert stat.S_IMODE(service.paths.token.stat().st_mode) == 0o600
+    assert not service.paths.enrollment.exists()
+    with app.app_context():
+        kiosk = db.session.scalar(select(Kiosk).where(Kiosk.token_hash.is_not(None)))
+        assert kiosk is not None and kiosk.branch.name == "Norg"
+        assert service.token() not in (kiosk.token_hash or "")
+
+
+def test_questions_arrive_complete_before_the_kiosk_switches(app: Flask, service: SyncService) -> None:
+    approve(app, service)
+    assert service.pull_config() is True
+    document = showdoc.build(service.config)
+    assert document["status"] == "ready" and document["branch"]["name"] == "Roden"
+    for item in service.current_config()["media"]:
+        cached = service.paths.cache / item["sha256"]
+        assert hashlib.sha256(cached.read_bytes()).hexdigest() == item["sha256"]
+    first = document["questionnaire"]["questions"][0]
+    assert first["prompts"]["nl"]["video"].startswith("/cache/")
+    assert service.pull_config() is False  # 304: nothing changed
+
+    # A question's video goes missing on the server: the download fails, the old questions stay.
+    with app.app_context():
+        question_video = first["prompts"]["nl"]["video"].removeprefix("/cache/")
+        store = media_store()
+        kept = store.path(question_video).read_bytes()
+        store.delete(question_video)
+        db.session.execute(db.update(Kiosk).values(name="renamed"))  # a new configuration
+        db.session.commit()
+    (service.paths.cache / question_video).unlink()
+    before = service.paths.config.read_bytes()
+    with pytest.raises(SyncError):
+        service.pull_config()
+    assert service.paths.config.read_bytes() == before
+    with app.app_context():
+        store.path(question_video).write_bytes(kept)
+    assert service.pull_config() is True
+    assert service.current_config()["kiosk"]["name"] == "renamed"
+
+
+def test_a_tap_session_arrives_once_and_leaves_the_kiosk(app: Flask, service: SyncService) -> None:
+    approve(app, service)
+    service.pull_config()
+    session = answer_session(service.outbox, showdoc.build(service.config))
+    assert service.push() == 1
+    assert service.outbox.sessions() == []
+    assert service.push() == 0
+    with app.app_context():
+        stored = db.session.get(Session, session)
+        assert stored is not None and stored.branch.name == "Roden" and len(stored.answers) == 1
+
+
+def test_a_recording_is_uploaded_by_tus_then_deleted_on_the_kiosk(app: Flask, service: SyncService) -> None:
+    approve(app, service)
+    service.pull_config()
+    session = answer_session(service.outbox, showdoc.build(service.config), recording=ANSWER_VIDEO)
+    assert service.push() == 1
+    assert list(service.config.recordings_dir.iterdir()) == []
+    with app.app_context():
+        stored = db.session.get(Session, session)
+        assert stored is not None
+        video = next(a for a in stored.answers if a.kind.value == "video")
+        media = db.session.get(Media, video.media_sha256)
+        assert media is not None and media.content_type == "video/mp4"
+        assert media_store().path(media.sha256).read_bytes() == ANSWER_VIDEO.read_bytes()
+
+
+def test_the_heartbeat_reaches_the_kiosks_page(app: Flask, service: SyncService) -> None:
+    approve(app, service)
+    answer_session(
+        service.outbox,
+        {
+            "questionnaire": {
+                "id": "1",
+                "version": 1,
+                "consent_version": None,
+                "questions": [{"id": "1", "kind": "scale", "options": [{"value": "1"}]}],
+            }
+        },
+    )
+    service.paths.hardware.write_text('{"camera_ok": true, "microphone_ok": false}')
+    service.heartbeat()
+    with app.app_context():
+        kiosk = db.session.scalar(select(Kiosk).where(Kiosk.token_hash.is_not(None)))
+        assert kiosk is not None and kiosk.last_heartbeat_at is not None
+        assert kiosk.status["outbox_depth"] == 1 and kiosk.status["microphone_ok"] is False
+        assert kiosk.status["disk_free_bytes"] > 0 and kiosk.status["oldest_unsent_at"]
+
+
+def test_a_revoked_kiosk_asks_for_a_new_pairing_code(app: Flask, service: SyncService) -> None:
+    approve(app, service)
+    with app.app_context():
+        db.session.execute(db.update(Kiosk).values(revoked_at=func.now()))
+        db.session.commit()
+    with pytest.raises(NotEnrolled):
+        service.pull_config()
+    assert service.token() is None
+    with pytest.raises(NotEnrolled, match="pairing code"):
+        service.ensure_token()
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Answer).where(Answer.uuid == "x")) == 0
