@@ -244,9 +244,7 @@ class Camera(ABC):
 class OpenCVCamera(Camera):
     """A USB webcam by device index (``/dev/videoN``) or a network stream by URL."""
 
-    def __init__(
-        self, source: int | str, width: int = 1280, height: int = 720, fps: float = 25.0
-    ) -> None:
+    def __init__(self, source: int | str, width: int = 1280, height: int = 720, fps: float = 25.0) -> None:
         name = f"/dev/video{source}" if isinstance(source, int) else str(source)
         super().__init__(name, width, height, fps)
         self.source = source
@@ -256,11 +254,9 @@ class OpenCVCamera(Camera):
         if isinstance(self.source, int):
             capture = cv2.VideoCapture(self.source, cv2.CAP_V4L2)
             if not capture.isOpened():
-                raise CameraError(
-                    f"no camera at {self.name}: is it plugged in? (`v4l2-ctl --list-devices`)"
-                )
+                raise CameraError(f"no camera at {self.name}: is it plugged in? (`v4l2-ctl --list-devices`)")
             # USB cameras deliver 720p at full rate only as MJPG; raw YUYV is bandwidth-bound.
-            capture.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*"MJPG"))
+            capture.set(cv2.CAP_PROP_FOURCC, int.from_bytes(b"MJPG", "little"))
             capture.set(cv2.CAP_PROP_FRAME_WIDTH, self.width)
             capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
             capture.set(cv2.CAP_PROP_FPS, self.fps)
@@ -303,9 +299,7 @@ class FileCamera(OpenCVCamera):
     done here. The file's own frame rate wins over the requested one.
     """
 
-    def __init__(
-        self, path: str | Path, width: int = 1280, height: int = 720, fps: float = 25.0
-    ) -> None:
+    def __init__(self, path: str | Path, width: int = 1280, height: int = 720, fps: float = 25.0) -> None:
         super().__init__(str(path), width, height, fps)
         self.path = Path(path)
         self._next_due = 0.0
@@ -340,9 +334,7 @@ class FileCamera(OpenCVCamera):
 class Picamera2Camera(Camera):
     """A Raspberry Pi camera module through picamera2 (OpenCV has no libcamera backend)."""
 
-    def __init__(
-        self, width: int = 1280, height: int = 720, fps: float = 25.0, camera_num: int = 0
-    ) -> None:
+    def __init__(self, width: int = 1280, height: int = 720, fps: float = 25.0, camera_num: int = 0) -> None:
         super().__init__(f"picamera2:{camera_num}", width, height, fps)
         self.camera_num = camera_num
         self._camera: Any = None
@@ -391,9 +383,7 @@ class Picamera2Camera(Camera):
                 self._camera = None
 
 
-def open_camera(
-    source: str | int, width: int = 1280, height: int = 720, fps: float = 25.0
-) -> Camera:
+def open_camera(source: str | int, width: int = 1280, height: int = 720, fps: float = 25.0) -> Camera:
     """Pick the camera for a configured source (not started yet).
 
     ``0`` or ``"0"`` → USB camera /dev/video0; ``"picamera2"`` → Pi camera module;

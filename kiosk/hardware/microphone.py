@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import ModuleType, TracebackType
+from types import TracebackType
 from typing import Any, NamedTuple, Self
 
 import numpy as np
@@ -277,7 +277,7 @@ class Microphone(ABC):
                 log.exception("microphone %s: block listener failed", self.name)
 
 
-def _sounddevice() -> ModuleType:
+def _sounddevice() -> Any:  # the sounddevice module, which has no type hints
     try:
         import sounddevice
     except OSError as exc:  # raised when the PortAudio library itself is missing
@@ -304,8 +304,9 @@ class SoundDeviceMicrophone(Microphone):
         channels: int = 1,
         dtype: str = "float32",
     ) -> None:
-        super().__init__(f"{device}", samplerate, channels, dtype)
         self.device = _device_id(device)
+        name = "default" if self.device is None else str(self.device)
+        super().__init__(name, samplerate, channels, dtype)
         self._stream: Any = None
 
     def _open(self) -> None:

@@ -40,9 +40,7 @@ class PulseAudioError(RuntimeError):
 class PulseNullSink:
     """Start with :meth:`start` (or ``with``); everything is undone by :meth:`stop`."""
 
-    def __init__(
-        self, sink_name: str = "vsink", samplerate: int = 48000, channels: int = 1
-    ) -> None:
+    def __init__(self, sink_name: str = "vsink", samplerate: int = 48000, channels: int = 1) -> None:
         self.sink_name = sink_name
         self.samplerate = samplerate
         self.channels = channels
@@ -149,9 +147,7 @@ class PulseNullSink:
             stderr=subprocess.DEVNULL,
         )
 
-    def play_tone(
-        self, frequency: float, seconds: float, amplitude: float = 0.5
-    ) -> subprocess.Popen[bytes]:
+    def play_tone(self, frequency: float, seconds: float, amplitude: float = 0.5) -> subprocess.Popen[bytes]:
         """Start playing a sine tone into the sink."""
         if self._dir is None:
             raise PulseAudioError("the PulseAudio server is not running")
@@ -183,9 +179,7 @@ class PulseNullSink:
             if subprocess.run(["pactl", "info"], capture_output=True, check=False).returncode == 0:
                 return
             if time.monotonic() > deadline:
-                raise PulseAudioError(
-                    f"pulseaudio did not answer within {timeout:.0f} s:\n{self.log_tail()}"
-                )
+                raise PulseAudioError(f"pulseaudio did not answer within {timeout:.0f} s:\n{self.log_tail()}")
             time.sleep(0.05)
 
     def _keep_sink_running(self, timeout: float) -> None:

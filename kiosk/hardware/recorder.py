@@ -70,9 +70,9 @@ class RecorderError(RuntimeError):
 class EncoderSettings:
     """How answers are encoded. The defaults meet the budgets in DESIGN.md on one core.
 
-    ``veryfast`` at CRF 23 gives about 3 MB per minute at SSIM 0.97 on a talking-head picture
-    and encodes about three times faster than real time on one core here (``bench/``); the
-    faster presets either cost far more bytes or keep the sensor noise.
+    ``veryfast`` at CRF 23 gives about 3.5 MB per minute at SSIM 0.975 on a talking-head
+    picture and encodes five times faster than real time on one core here
+    (``bench/bench_recorder.py --sweep``); the faster presets cost twice the bytes or more.
     """
 
     width: int = 1280
@@ -161,9 +161,7 @@ class Mp4Writer:
         """Seconds written so far: the longer of the two tracks."""
         video = 0.0
         if self.frames:
-            video = (
-                float((self._last_pts - self._lead_pts) * VIDEO_TIME_BASE) + 1 / self.settings.fps
-            )
+            video = float((self._last_pts - self._lead_pts) * VIDEO_TIME_BASE) + 1 / self.settings.fps
         return max(video, self.samples / self.settings.samplerate)
 
     def write_frame(self, image: np.ndarray, timestamp: float) -> bool:
@@ -181,7 +179,7 @@ class Mp4Writer:
         if image.shape[0] != s.height or image.shape[1] != s.width:
             image = cv2.resize(image, (s.width, s.height), interpolation=cv2.INTER_AREA)
         # OpenCV's conversion is several times faster than PyAV's swscale for this.
-        yuv = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420)
+        yuv: np.ndarray = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420)
         frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
         frame.pts, frame.time_base = pts, VIDEO_TIME_BASE
         self._container.mux(self._video.encode(frame))
@@ -332,7 +330,8 @@ class Recorder:
         self.max_queued_frames = max_queued_frames  # 12 frames of 720p ≈ 33 MB
         self.start_timeout = start_timeout
 
-        self._cond = threading.Condition()
+        self._control = threading.Lock()  # start, stop and abort one at a time
+        self._cond = threading.Condition()  # guards the inbox and the state
         self._inbox: deque[Frame | AudioBlock] = deque()
         self._queued_frames = 0
         self._state = RecorderState.NEW
@@ -379,6 +378,10 @@ class Recorder:
 
     def start(self) -> None:
         """Start recording now. A Recorder records once."""
+        with self._control:  # a stop or abort from another thread waits until we are going
+            self._start()
+
+    def _start(self) -> None:
         with self._cond:
             if self._state is not RecorderState.NEW:
                 raise RecorderError(f"this recorder is {self._state.value}; make a new one")
@@ -411,14 +414,12 @@ class Recorder:
                 raise RecorderError(f"cannot start recording {self.path.name}: {exc}") from exc
             raise
         self._last_sync = now()
-        self._thread = threading.Thread(
-            target=self._run, name=f"recorder {self.path.name}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name=f"recorder {self.path.name}", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> RecordingResult:
         """Finish the recording and return what was written. Safe to call again."""
-        with self._cond:
+        with self._control, self._cond:
             if self._state is RecorderState.NEW:
                 raise RecorderError("the recording was not started")
             if self._stop_at is None and not self._abort:
@@ -428,16 +429,14 @@ class Recorder:
         if self._result is not None:
             return self._result
         if self._error is not None:
-            raise RecorderError(
-                f"recording {self.path.name} failed: {self._error}"
-            ) from self._error
+            raise RecorderError(f"recording {self.path.name} failed: {self._error}") from self._error
         if self._state is RecorderState.ABORTED:
             raise RecorderError(f"recording {self.path.name} was thrown away")
         raise RecorderError(f"recording {self.path.name} did not finish within {timeout:.0f} s")
 
     def abort(self, timeout: float = 10.0) -> None:
         """Throw the recording away: nothing is left on disk. Does nothing once finished."""
-        with self._cond:
+        with self._control, self._cond:
             if self._state is RecorderState.NEW:
                 self._state = RecorderState.ABORTED
                 self._done.set()
@@ -531,27 +530,32 @@ class Recorder:
                     if not self._inbox and self._ready_to_finish():
                         break
             result = self._finish()
-            with self._cond:
-                self._result = result
-                self._state = RecorderState.FINISHED
+            self._end(RecorderState.FINISHED, result=result)
         except _Aborted:
             self._discard()
-            self._state = RecorderState.ABORTED
+            self._end(RecorderState.ABORTED)
         except Exception as exc:
             log.exception("recording %s failed", self.path.name)
-            self._error = exc
-            self._state = RecorderState.FAILED
             self._discard()
+            self._end(RecorderState.FAILED, error=exc)
         finally:
             self._release_sources()
             self._done.set()
-            with self._cond:
-                self._cond.notify_all()
             if self.on_finished is not None:
                 try:
                     self.on_finished(self)
                 except Exception:
                     log.exception("recording %s: on_finished failed", self.path.name)
+
+    def _end(
+        self,
+        state: RecorderState,
+        result: RecordingResult | None = None,
+        error: BaseException | None = None,
+    ) -> None:
+        with self._cond:
+            self._state, self._result, self._error = state, result, error
+            self._cond.notify_all()  # pushers waiting for room give up
 
     def _write(self, item: Frame | AudioBlock) -> None:
         writer = self._writer
@@ -643,9 +647,7 @@ class Recorder:
     # -- helpers ---------------------------------------------------------------------------------
 
     def _start_sources(self) -> None:
-        sources: list[Camera | Microphone] = [
-            s for s in (self.camera, self.microphone) if s is not None
-        ]
+        sources: list[Camera | Microphone] = [s for s in (self.camera, self.microphone) if s is not None]
         for source in sources:
             if not source.running:
                 source.start()

@@ -24,7 +24,7 @@ from kiosk.hardware.microphone import (
     SoundDeviceMicrophone,
     dbfs,
 )
-from kiosk.hardware.recorder import Recorder, RecorderError, RecordingResult
+from kiosk.hardware.recorder import EncoderSettings, Recorder, RecorderError, RecordingResult
 
 # Below this the microphone gives (next to) digital silence: muted, unplugged or wrong device.
 # A real microphone in a quiet room still hears -70 dBFS or so.
@@ -94,22 +94,19 @@ def run_selftest(
     encoder is still tested with whatever works (with generated pictures if nothing does).
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     disk, free = _check_disk(out_dir, min_free_bytes)
-    camera: Camera | None = open_camera(camera_source, width, height, fps)
-    microphone: Microphone | None = SoundDeviceMicrophone(microphone_device)
+    camera_part = open_camera(camera_source, width, height, fps)
+    microphone_part = SoundDeviceMicrophone(microphone_device)
     try:
-        camera_check = _start_camera(camera)
-        if not camera_check.ok:
-            camera = None
-        microphone_check = _start_microphone(microphone)
-        if not microphone_check.ok:
-            microphone = None
+        camera_check = _start_camera(camera_part)
+        camera = camera_part if camera_check.ok else None
+        microphone_check = _start_microphone(microphone_part)
+        microphone = microphone_part if microphone_check.ok else None
 
         heard: list[AudioBlock] = []
         if microphone is not None:
             microphone.add_listener(heard.append)
-        encoder_check, result = _record(out_dir, camera, microphone, seconds, width, height, fps)
+        encoder_check, result = _record(out_dir, camera, microphone, seconds, fps)
 
         level: float | None = None
         if microphone is not None:
@@ -119,9 +116,8 @@ def run_selftest(
         if camera is not None and result is not None:
             camera_check = _judge_frame_rate(camera, camera_check, result)
     finally:
-        for part in (camera, microphone):
-            if part is not None:
-                part.close()
+        camera_part.close()
+        microphone_part.close()
     return SelftestReport(
         camera=camera_check,
         microphone=microphone_check,
@@ -134,9 +130,10 @@ def run_selftest(
 
 def _check_disk(out_dir: Path, min_free_bytes: int) -> tuple[Check, int | None]:
     try:
+        out_dir.mkdir(parents=True, exist_ok=True)
         free = shutil.disk_usage(out_dir).free
     except OSError as exc:
-        return Check(False, f"cannot see the free space in {out_dir}: {exc}"), None
+        return Check(False, f"cannot use {out_dir}: {exc}"), None
     if free < min_free_bytes:
         return Check(False, f"only {_size(free)} free in {out_dir}: answers may not fit"), free
     return Check(True, f"{_size(free)} free in {out_dir}"), free
@@ -147,7 +144,6 @@ def _start_camera(camera: Camera) -> Check:
         camera.start()
         frame = camera.read(timeout=5.0)
     except CameraError as exc:
-        camera.close()
         return Check(False, str(exc))
     brightness = float(frame.image.mean())
     if brightness < DARK_MEAN:
@@ -159,7 +155,6 @@ def _start_microphone(microphone: Microphone) -> Check:
     try:
         microphone.start()
     except MicrophoneError as exc:
-        microphone.close()
         return Check(False, str(exc))
     return Check(True, f"microphone {microphone.name} is open")
 
@@ -169,8 +164,6 @@ def _record(
     camera: Camera | None,
     microphone: Microphone | None,
     seconds: float,
-    width: int,
-    height: int,
     fps: float,
 ) -> tuple[Check, RecordingResult | None]:
     suffix = ".mp4" if camera is not None else ".m4a"
@@ -197,7 +190,8 @@ def _record_generated(path: Path, seconds: float, fps: float) -> RecordingResult
     from kiosk.hardware.synthetic import TalkingHeadSource
 
     source = TalkingHeadSource(640, 360, round(fps), noise_sigma=1.0)
-    with Recorder(path, video=True, audio=False) as recorder:
+    settings = EncoderSettings(width=640, height=360, fps=fps)
+    with Recorder(path, video=True, audio=False, settings=settings) as recorder:
         recorder.start()
         for index in range(round(seconds * fps)):
             recorder.push_frame(source.frame(index), index / fps)
@@ -206,23 +200,20 @@ def _record_generated(path: Path, seconds: float, fps: float) -> RecordingResult
 
 def _verify(result: RecordingResult, video: bool) -> Check:
     with av.open(str(result.path)) as container:
-        codecs = sorted(s.codec_context.name for s in container.streams if s.type != "data")
+        codecs = [s.codec_context.name for s in container.streams]  # video first
         decoded = next(container.decode(container.streams[0]), None)
     if decoded is None:
         return Check(False, f"the test recording has no readable {'picture' if video else 'sound'}")
     per_minute = result.size / max(result.duration, 1e-6) * 60
     kinds = " + ".join(codecs)
-    return Check(
-        True, f"recorded {result.duration:.1f} s of {kinds} ({_size(per_minute)} per minute)"
-    )
+    return Check(True, f"recorded {result.duration:.1f} s of {kinds} ({_size(per_minute)} per minute)")
 
 
 def _judge_level(microphone: Microphone, level: float) -> Check:
     if level < SILENCE_DBFS:
         return Check(
             False,
-            f"microphone {microphone.name} gives only silence: "
-            "muted, unplugged or the wrong device?",
+            f"microphone {microphone.name} gives only silence: muted, unplugged or the wrong device?",
         )
     return Check(True, f"microphone {microphone.name} hears sound (level {level:.0f} dBFS)")
 

@@ -59,9 +59,7 @@ class TalkingHeadSource:
         shelf_height = h // 4
         for shelf in range(3):
             y0 = shelf * shelf_height + h // 12
-            cv2.rectangle(
-                image, (0, y0 + shelf_height - 12), (w, y0 + shelf_height), (60, 80, 110), -1
-            )
+            cv2.rectangle(image, (0, y0 + shelf_height - 12), (w, y0 + shelf_height), (60, 80, 110), -1)
             x = 0
             while x < w:
                 spine = int(rng.integers(w // 90, w // 40))
@@ -82,12 +80,8 @@ class TalkingHeadSource:
         cx, cy = w // 2 + sway, int(h * 0.42) + bob
         head = (int(h * 0.13), int(h * 0.17))
         # Shoulders and body first, so the head is drawn over them.
-        cv2.ellipse(
-            image, (cx, cy + int(h * 0.55)), (int(w * 0.2), int(h * 0.4)), 0, 0, 360, _SHIRT, -1
-        )
-        cv2.rectangle(
-            image, (cx - head[0] // 3, cy), (cx + head[0] // 3, cy + int(h * 0.24)), _SKIN, -1
-        )
+        cv2.ellipse(image, (cx, cy + int(h * 0.55)), (int(w * 0.2), int(h * 0.4)), 0, 0, 360, _SHIRT, -1)
+        cv2.rectangle(image, (cx - head[0] // 3, cy), (cx + head[0] // 3, cy + int(h * 0.24)), _SKIN, -1)
         cv2.ellipse(
             image,
             (cx, cy - head[1] // 3),
@@ -134,8 +128,8 @@ class TalkingHeadSource:
         if self.noise_sigma <= 0:
             return image
         cv2.setRNGSeed(self.seed * 1_000_003 + index)
-        sigma = (self.noise_sigma,) * 3  # one value per channel: a scalar would only fill blue
-        cv2.randn(self._noise, (0.0, 0.0, 0.0), sigma)
+        sigma = np.full(3, self.noise_sigma)  # one per channel: a scalar would only fill blue
+        cv2.randn(self._noise, np.zeros(3), sigma)
         return cv2.add(image, self._noise, dtype=cv2.CV_8U)
 
 
@@ -152,13 +146,11 @@ def write_test_video(
     path = Path(path)
     source = TalkingHeadSource(width, height, fps, noise_sigma)
     with av.open(str(path), "w", format="mp4") as container:
-        stream = container.add_stream(
-            "libx264", rate=fps, options={"preset": "ultrafast", "crf": str(crf)}
-        )
+        stream = container.add_stream("libx264", rate=fps, options={"preset": "ultrafast", "crf": str(crf)})
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.codec_context.time_base = Fraction(1, fps)
         for index in range(round(seconds * fps)):
-            yuv = cv2.cvtColor(source.frame(index), cv2.COLOR_BGR2YUV_I420)
+            yuv: np.ndarray = cv2.cvtColor(source.frame(index), cv2.COLOR_BGR2YUV_I420)
             frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
             frame.pts = index
             container.mux(stream.encode(frame))
@@ -166,9 +158,7 @@ def write_test_video(
     return path
 
 
-def tone(
-    frequency: float, seconds: float, samplerate: int = 48000, amplitude: float = 0.5
-) -> np.ndarray:
+def tone(frequency: float, seconds: float, samplerate: int = 48000, amplitude: float = 0.5) -> np.ndarray:
     """A sine tone as float32 samples in -1..1."""
     t = np.arange(round(seconds * samplerate), dtype=np.float64) / samplerate
     return (amplitude * np.sin(2 * np.pi * frequency * t)).astype(np.float32)

@@ -84,7 +84,7 @@ def test_latest_jpeg_is_a_small_preview(test_video: Path) -> None:
         assert jpeg is not None and jpeg[:2] == b"\xff\xd8"
         assert camera.latest_jpeg(max_width=640) is jpeg or camera.latest_jpeg() is not None
     preview = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-    assert preview.shape == (360, 640, 3)
+    assert preview is not None and preview.shape == (360, 640, 3)
 
 
 def test_close_twice_and_no_use_after_close(test_video: Path) -> None:

@@ -22,8 +22,6 @@ pytestmark = pytest.mark.audio
 
 PlayTone = Callable[[float, float], subprocess.Popen[bytes]]  # the play_tone fixture
 
-PlayTone = Callable[[float, float], subprocess.Popen[bytes]]  # the play_tone fixture
-
 
 def peak_frequency(samples: np.ndarray, samplerate: int) -> float:
     samples = samples.reshape(-1).astype(np.float64)

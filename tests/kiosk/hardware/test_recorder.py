@@ -67,24 +67,24 @@ def decode(path: Path, keep_frames: bool = False) -> Decoded:
     times: list[float] = []
     audio: list[np.ndarray] = []
     audio_start, samplerate, keyframes, error = 0.0, 0, 0, None
+    codecs: dict[str, str] = {}
+    start: dict[str, float] = {}
     with av.open(str(path)) as container:
-        codecs = {s.type: s.codec_context.name for s in container.streams}
-        start = {
-            s.type: float(s.start_time * s.time_base) if s.start_time is not None else 0.0
-            for s in container.streams
-        }
+        for stream in container.streams:
+            codecs[stream.type] = stream.codec_context.name
+            start[stream.type] = float((stream.start_time or 0) * (stream.time_base or 1))
         try:
             for packet in container.demux():
                 if packet.stream.type == "video" and packet.is_keyframe:
                     keyframes += 1
                 for frame in packet.decode():
                     if isinstance(frame, av.VideoFrame):
-                        times.append(float(frame.time))
+                        times.append(frame.time or 0.0)
                         if keep_frames:
                             frames.append(frame.to_ndarray(format="gray"))
                     elif isinstance(frame, av.AudioFrame):
                         if not audio:
-                            audio_start = float(frame.time)
+                            audio_start = frame.time or 0.0
                         samplerate = frame.sample_rate
                         audio.append(frame.to_ndarray()[0])
         except av.FFmpegError as exc:
@@ -165,9 +165,7 @@ def test_video_answer_starts_in_sync_and_on_time(av_recording: LiveRecording) ->
 
 
 @pytest.mark.audio
-def test_a_cut_file_plays_up_to_its_last_fragment(
-    av_recording: LiveRecording, tmp_path: Path
-) -> None:
+def test_a_cut_file_plays_up_to_its_last_fragment(av_recording: LiveRecording, tmp_path: Path) -> None:
     data = av_recording.result.path.read_bytes()
     fragments = [(offset, size) for kind, offset, size in top_level_boxes(data) if kind == "moof"]
     # Cut in the middle of the third fragment's media, as a power loss would.
@@ -210,9 +208,7 @@ def test_pictures_and_sound_stay_in_sync(tmp_path: Path) -> None:
 
     decoded = decode(path, keep_frames=True)
     assert decoded.start["video"] == decoded.start["audio"] == 0.0
-    flash = next(
-        t for f, t in zip(decoded.frames, decoded.frame_times, strict=True) if f.mean() > 128
-    )
+    flash = next(t for f, t in zip(decoded.frames, decoded.frame_times, strict=True) if f.mean() > 128)
     loud = np.nonzero(np.abs(decoded.audio) > 0.4)[0]
     beep = decoded.audio_start + loud[0] / decoded.samplerate
     # Both tracks sit 21 ms in, after the AAC priming (the first picture is held from zero).
@@ -296,9 +292,7 @@ def test_stop_and_close_from_other_threads(test_video: Path, tmp_path: Path) -> 
         recorder.start()
         time.sleep(0.5)
         results: list[RecordingResult] = []
-        stoppers = [
-            threading.Thread(target=lambda: results.append(recorder.stop())) for _ in range(3)
-        ]
+        stoppers = [threading.Thread(target=lambda: results.append(recorder.stop())) for _ in range(3)]
         for thread in stoppers:
             thread.start()
         for thread in stoppers:

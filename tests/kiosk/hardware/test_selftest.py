@@ -17,9 +17,7 @@ pytestmark = pytest.mark.audio
 PlayTone = Callable[[float, float], subprocess.Popen[bytes]]  # the play_tone fixture
 
 
-def test_selftest_passes_with_working_parts(
-    test_video: Path, play_tone: PlayTone, tmp_path: Path
-) -> None:
+def test_selftest_passes_with_working_parts(test_video: Path, play_tone: PlayTone, tmp_path: Path) -> None:
     play_tone(440, 4.0)
     report = run_selftest(str(test_video), "default", tmp_path, seconds=2.0, min_free_bytes=1)
     assert report.ok, str(report)
@@ -33,9 +31,7 @@ def test_selftest_passes_with_working_parts(
     assert all(line.split()[1] == "OK" for line in report.lines())
 
 
-def test_selftest_reports_a_missing_camera_and_silence(
-    pulse: PulseNullSink, tmp_path: Path
-) -> None:
+def test_selftest_reports_a_missing_camera_and_silence(pulse: PulseNullSink, tmp_path: Path) -> None:
     missing = tmp_path / "no-camera.mp4"
     report = run_selftest(str(missing), "default", tmp_path / "out", seconds=1.0, min_free_bytes=1)
     assert not report.ok
@@ -52,18 +48,14 @@ def test_selftest_reports_a_missing_camera_and_silence(
 def test_selftest_reports_a_broken_microphone_and_a_full_disk(
     test_video: Path, pulse: PulseNullSink, tmp_path: Path
 ) -> None:
-    report = run_selftest(
-        str(test_video), "no such microphone", tmp_path, seconds=1.0, min_free_bytes=10**18
-    )
+    report = run_selftest(str(test_video), "no such microphone", tmp_path, seconds=1.0, min_free_bytes=10**18)
     assert report.camera.ok and report.encoder.ok
     assert not report.microphone.ok
     assert "cannot open microphone 'no such microphone'" in report.microphone.message
     assert not report.disk.ok and report.disk.message.startswith("only ")
 
 
-def test_selftest_without_any_part_still_tests_the_encoder(
-    pulse: PulseNullSink, tmp_path: Path
-) -> None:
+def test_selftest_without_any_part_still_tests_the_encoder(pulse: PulseNullSink, tmp_path: Path) -> None:
     report = run_selftest("63", 999, tmp_path, seconds=1.0, min_free_bytes=1)
     assert not report.camera.ok and "no camera at /dev/video63" in report.camera.message
     assert not report.microphone.ok
