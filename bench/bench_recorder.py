@@ -94,9 +94,7 @@ def measure_latency_and_offset(
         with FileCamera(source) as camera, SoundDeviceMicrophone("default") as microphone:
             time.sleep(0.5)
             for round_ in range(LATENCY_ROUNDS):
-                recorder = Recorder(
-                    out / f"latency-{round_}.mp4", camera=camera, microphone=microphone
-                )
+                recorder = Recorder(out / f"latency-{round_}.mp4", camera=camera, microphone=microphone)
                 called = time.monotonic()
                 recorder.start()
                 start_calls.append((time.monotonic() - called) * 1000)
@@ -133,9 +131,7 @@ def measure_event_sync(out: Path) -> float:
             sound_time += 960 / rate
     path = recorder.stop().path
     with av.open(str(path)) as container:
-        flash = next(
-            f.time for f in container.decode(video=0) if f.to_ndarray(format="gray").mean() > 128
-        )
+        flash = next(f.time for f in container.decode(video=0) if f.to_ndarray(format="gray").mean() > 128)
     with av.open(str(path)) as container:
         frames = list(container.decode(audio=0))
     sound = np.concatenate([f.to_ndarray()[0] for f in frames])
@@ -223,9 +219,7 @@ def main() -> int:
     settings = EncoderSettings()
     with tempfile.TemporaryDirectory(prefix="bench-recorder-") as tmp, PulseNullSink() as pulse:
         out = Path(tmp)
-        print(
-            f"Making {SPEED_SECONDS:.0f} s of talking-head video (1280×720, {FPS} fps)…", flush=True
-        )
+        print(f"Making {SPEED_SECONDS:.0f} s of talking-head video (1280×720, {FPS} fps)…", flush=True)
         source = write_test_video(out / "talking-head.mp4", seconds=SPEED_SECONDS, crf=12)
 
         latencies, start_calls, offsets = measure_latency_and_offset(pulse, source, out)
@@ -255,9 +249,7 @@ def main() -> int:
             "≤ 40 ms",
             max(offsets) <= 40,
         )
-        row(
-            "audio/video offset, flash vs beep", f"{event_sync:.0f} ms", "≤ 40 ms", event_sync <= 40
-        )
+        row("audio/video offset, flash vs beep", f"{event_sync:.0f} ms", "≤ 40 ms", event_sync <= 40)
         row(
             "encoding 1280×720 25 fps + audio, one core",
             f"{encode['speed']:.1f}× real time",
@@ -289,9 +281,7 @@ def main() -> int:
                 ("veryfast", 26),
                 ("faster", 23),
             ]:
-                figures = measure_encoding(
-                    source, out, replace(settings, preset=preset, crf=crf), 8.0
-                )
+                figures = measure_encoding(source, out, replace(settings, preset=preset, crf=crf), 8.0)
                 print(
                     f"  {preset:<10} CRF {crf}: {figures['speed']:4.1f}× real time, "
                     f"{figures['mb_per_minute']:5.1f} MB/min, SSIM {figures['ssim']:.3f}"
