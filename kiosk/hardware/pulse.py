@@ -17,6 +17,7 @@ starts at once). So silence is played into the sink for as long as the server ru
 
 from __future__ import annotations
 
+import atexit
 import os
 import select
 import shutil
@@ -94,6 +95,7 @@ class PulseNullSink:
             self._process = subprocess.Popen(
                 command, env=server_env, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file
             )
+        atexit.register(self.stop)  # a script that dies on an exception leaves no server behind
         self._set_client_env()
         try:
             self._wait_ready(timeout)
@@ -107,6 +109,7 @@ class PulseNullSink:
 
     def stop(self) -> None:
         """Stop the server and undo the environment. Safe to call twice."""
+        atexit.unregister(self.stop)
         silence, self._silence = self._silence, None
         if silence is not None:
             _end(silence)
