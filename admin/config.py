@@ -26,6 +26,10 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
     "REDIS_URL": (None, "Redis for jobs and rate limits; empty means inline jobs and in-memory limits"),
     "SESSION_IDLE_MINUTES": ("30", "staff sessions end after this many minutes without a request"),
     "MAX_UPLOAD_MB": ("200", "largest upload accepted by the server, in MB"),
+    "MEDIA_ACCEL_REDIRECT": (
+        None,
+        "e.g. /protected-media/: nginx sends media files after the app checked access",
+    ),
 }
 
 DEVELOPMENT_SECRET = "development-only-secret-do-not-use-in-production"
@@ -63,6 +67,7 @@ def from_environment(instance_path: str, environ: dict[str, str] | None = None) 
         "SQLALCHEMY_DATABASE_URI": database_url,
         "MEDIA_ROOT": media_root,
         "REDIS_URL": get("REDIS_URL"),
+        "MEDIA_ACCEL_REDIRECT": get("MEDIA_ACCEL_REDIRECT"),
         "PERMANENT_SESSION_LIFETIME": timedelta(minutes=int(get("SESSION_IDLE_MINUTES") or 30)),
         "MAX_CONTENT_LENGTH": int(get("MAX_UPLOAD_MB") or 200) * 1024 * 1024,
         "SESSION_COOKIE_HTTPONLY": True,

@@ -33,6 +33,13 @@ class MediaStore(Protocol):
     def delete(self, sha256: str) -> None: ...
 
 
+def relative_path(sha256: str) -> str:
+    """Where a file lives inside any store: ``ab/cd/<sha256>`` (nginx's X-Accel-Redirect uses it too)."""
+    if not SHA256_PATTERN.match(sha256):
+        raise ValueError(f"not a sha256: {sha256!r}")
+    return f"{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
 def sha256_of(path: Path) -> tuple[str, int]:
     digest = hashlib.sha256()
     size = 0
@@ -50,9 +57,7 @@ class FileMediaStore:
         self.root = Path(root)
 
     def path(self, sha256: str) -> Path:
-        if not SHA256_PATTERN.match(sha256):
-            raise ValueError(f"not a sha256: {sha256!r}")
-        return self.root / sha256[:2] / sha256[2:4] / sha256
+        return self.root / relative_path(sha256)
 
     def put_file(self, source: Path) -> tuple[str, int]:
         sha256, size = sha256_of(source)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, jsonify, request, send_file
+from flask import abort, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from admin.extensions import db, limiter
@@ -15,6 +15,7 @@ from admin.kiosk_api.auth import current_kiosk, hash_secret, kiosk_required
 from admin.kiosk_api.blueprint import bp
 from admin.kiosk_api.openapi import spec
 from admin.kiosks import operations as kiosk_ops
+from admin.mediafiles.views import send_media
 from admin.models import Enrollment, Media, utcnow
 from admin.storage import SHA256_PATTERN, media_store
 
@@ -114,12 +115,9 @@ def media(sha256: str) -> ResponseReturnValue:
     if not SHA256_PATTERN.match(sha256) or not configuration.is_question_media(sha256):
         return _error("no such media", 404)
     item = db.session.get(Media, sha256)
-    store = media_store()
-    if item is None or not store.exists(sha256):
+    if item is None or not media_store().exists(sha256):
         return _error("no such media", 404)
-    return send_file(
-        store.path(sha256), mimetype=item.content_type, conditional=True, etag=sha256, max_age=31536000
-    )
+    return send_media(item)
 
 
 @bp.put("/sessions/<session_uuid>")

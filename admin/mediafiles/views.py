@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import Blueprint, abort, send_file
+from flask import Blueprint, Response, abort, current_app, send_file
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -8,7 +8,7 @@ from sqlalchemy import select
 from admin.auth import user_sees_branch
 from admin.extensions import db
 from admin.models import Answer, Media
-from admin.storage import SHA256_PATTERN, media_store
+from admin.storage import SHA256_PATTERN, media_store, relative_path
 
 bp = Blueprint("mediafiles", __name__)
 
@@ -28,6 +28,19 @@ def serve(sha256: str) -> ResponseReturnValue:
     store = media_store()
     if not store.exists(sha256):
         abort(404)
+    return send_media(media)
+
+
+def send_media(media: Media) -> Response:
+    """The file itself, with Range requests; or, behind nginx, a pointer nginx serves from disk."""
+    sha256 = media.sha256
+    store = media_store()
+    accel = current_app.config.get("MEDIA_ACCEL_REDIRECT")
+    if accel:
+        response = Response(status=200, mimetype=media.content_type)
+        response.headers["X-Accel-Redirect"] = accel.rstrip("/") + "/" + relative_path(sha256)
+        response.headers["Cache-Control"] = "private, max-age=3600"
+        return response
     response = send_file(
         store.path(sha256),
         mimetype=media.content_type,

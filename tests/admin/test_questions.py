@@ -163,3 +163,16 @@ def test_an_upload_over_the_request_limit_gets_a_page_that_says_so(
     assert response.status_code == 413
     assert "at most 1 MB" in response.get_data(as_text=True)
     assert _stored(app) == (0, [])
+
+
+def test_behind_nginx_media_goes_out_by_x_accel_redirect(app: Flask, admin_client: FlaskClient) -> None:
+    form = _form(admin_client)
+    response = admin_client.post("/questions/new", data=form, content_type="multipart/form-data")
+    assert response.status_code == 302
+    with app.app_context():
+        prompt = db.session.scalar(select(Question)).prompt_for("nl")
+        sha = prompt.video_sha256
+    app.config["MEDIA_ACCEL_REDIRECT"] = "/protected-media/"
+    response = admin_client.get(f"/media/{sha}")
+    assert response.headers["X-Accel-Redirect"] == f"/protected-media/{sha[:2]}/{sha[2:4]}/{sha}"
+    assert response.data == b"" and response.mimetype == "video/mp4"
