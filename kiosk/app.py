@@ -33,6 +33,7 @@ from kiosk.outbox import RECORDING_KINDS, Outbox, OutboxError
 from kiosk.questionset import from_manifest
 
 PREVIEW_FPS = 15
+FIRST_FRAME_SECONDS = 5.0  # how long the preview waits for a camera that is starting
 
 
 def create_app(config: KioskConfig, devices: Devices | None = None) -> Flask:
@@ -204,10 +205,15 @@ def create_app(config: KioskConfig, devices: Devices | None = None) -> Flask:
 
 def _mjpeg(devices: Devices) -> Iterator[bytes]:
     interval = 1 / PREVIEW_FPS
+    started, sent = time.monotonic(), False
     while True:
         jpeg = devices.preview_jpeg()
         if jpeg is None:
+            if not sent and time.monotonic() - started < FIRST_FRAME_SECONDS:
+                time.sleep(interval)  # the camera was just switched on: wait for its first picture
+                continue
             return  # the camera was switched off: the visitor is done
+        sent = True
         yield (
             b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: " + str(len(jpeg)).encode() + b"\r\n\r\n"
         )

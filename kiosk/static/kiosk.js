@@ -1,0 +1,1068 @@
+/* Vertelpaal kiosk page: the visitor's screens, driven by GET /api/show.
+ *
+ * Plain JavaScript, no framework, no build step. The camera and microphone belong to the kiosk
+ * service; this page only asks it to record (POST /api/recordings), shows the preview as MJPEG
+ * and confirms answers into the outbox. Screens: attract → language → consent → questions →
+ * thanks, with an "are you still there?" overlay when nobody touches the screen for a while.
+ */
+'use strict';
+
+// The few words of the interface, as accessible names (and small secondary captions).
+const UI = {
+  nl: {
+    welcome: 'Vertelpaal: vertel het ons!',
+    start: 'Raak aan om te beginnen',
+    chooseLanguage: 'Kies uw taal',
+    languageOk: 'Verder in deze taal',
+    consent: 'Mag de kiosk u filmen en opnemen?',
+    consentYes: 'Ja, ik doe mee',
+    consentNo: 'Nee, liever niet',
+    consentYesShort: 'Ja',
+    consentNoShort: 'Nee',
+    replay: 'Nog een keer horen',
+    back: 'Terug naar de vorige vraag',
+    backToChoice: 'Terug: kies video of stem',
+    skip: 'Deze vraag overslaan',
+    question: 'Vraag {n} van {total}',
+    withVideo: 'Antwoord met video',
+    withVoice: 'Antwoord met uw stem',
+    record: 'Opname starten',
+    stop: 'Opname stoppen',
+    timeLeft: 'Tijd over',
+    level: 'Geluid',
+    preview: 'Uzelf, live in beeld',
+    playAgain: 'Opname afspelen',
+    send: 'Versturen',
+    again: 'Opnieuw opnemen',
+    againShort: 'Opnieuw',
+    trash: 'Weggooien',
+    refused: 'Opnemen kan nu niet',
+    next: 'Verder',
+    thanks: 'Dank u wel!',
+    stillThere: 'Bent u er nog?',
+    stillHere: 'Ja, ik ben er nog',
+    seconds: 'Nog {n} seconden',
+  },
+  en: {
+    welcome: 'Vertelpaal: tell us!',
+    start: 'Touch to start',
+    chooseLanguage: 'Choose your language',
+    languageOk: 'Continue in this language',
+    consent: 'May the kiosk film and record you?',
+    consentYes: 'Yes, I agree',
+    consentNo: 'No, thank you',
+    consentYesShort: 'Yes',
+    consentNoShort: 'No',
+    replay: 'Hear it again',
+    back: 'Back to the previous question',
+    backToChoice: 'Back: choose video or voice',
+    skip: 'Skip this question',
+    question: 'Question {n} of {total}',
+    withVideo: 'Answer with video',
+    withVoice: 'Answer with your voice',
+    record: 'Start recording',
+    stop: 'Stop recording',
+    timeLeft: 'Time left',
+    level: 'Sound level',
+    preview: 'You, live on camera',
+    playAgain: 'Play the recording',
+    send: 'Send',
+    again: 'Record again',
+    againShort: 'Again',
+    trash: 'Throw away',
+    refused: 'Recording is not possible now',
+    next: 'Next',
+    thanks: 'Thank you!',
+    stillThere: 'Are you still there?',
+    stillHere: 'Yes, I am still here',
+    seconds: '{n} seconds left',
+  },
+};
+
+const TAP_KINDS = ['scale', 'choice'];
+const RECORDING_KINDS = ['video', 'voice', 'open'];
+const RING = 2 * Math.PI * 54; // circumference of the SVG rings (r = 54)
+const METER_BARS = 12;
+const GUARD_MS = 600; // after a new question appears, a second quick tap does not answer it
+const BLANK = 'data:image/gif;base64,R0lGODlhAQABAAAAACH5BAEKAAEALAAAAAABAAEAAAICTAEAOw==';
+
+const $ = (id) => document.getElementById(id);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const state = {
+  show: null,
+  lang: document.documentElement.lang || 'nl',
+  screen: 'loading',
+  visit: 0, // a new number for every visitor, so that late timers of the last one do nothing
+  session: null,
+  consent: false,
+  plan: [],
+  index: 0,
+  history: [], // {index, answer} per question left behind, answer = uuid or null (skipped)
+  langTouched: null,
+  lastActivity: performance.now(),
+  stillDeadline: null,
+  rec: { phase: 'tap', kind: null, uuid: null, max: 60, poll: null, polling: false, startedAt: 0 },
+};
+
+// --- words, pictograms, languages -------------------------------------------------------------
+
+function t(key, vars = {}) {
+  const text = (UI[state.lang] && UI[state.lang][key]) || UI.nl[key] || key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ''));
+}
+
+function localize() {
+  document.documentElement.lang = state.lang;
+  for (const el of document.querySelectorAll('[data-label]')) el.setAttribute('aria-label', t(el.dataset.label));
+  for (const el of document.querySelectorAll('[data-t]')) el.textContent = t(el.dataset.t);
+  for (const el of document.querySelectorAll('[data-alt]')) el.alt = t(el.dataset.alt);
+}
+
+function pictogram(name) {
+  return (state.show && state.show.pictograms[name]) || `/media/pictograms/${name}.svg`;
+}
+
+function languages() {
+  return state.show.languages;
+}
+
+function localized(perLanguage) {
+  if (!perLanguage) return null;
+  return perLanguage[state.lang] || perLanguage[languages()[0].code] || Object.values(perLanguage)[0] || null;
+}
+
+function setLanguage(code) {
+  state.lang = code;
+  localize();
+}
+
+// --- talking to the kiosk service ------------------------------------------------------------
+
+async function api(method, url, body) {
+  const options = { method, cache: 'no-store', signal: AbortSignal.timeout(20000) };
+  if (body !== undefined) {
+    options.headers = { 'Content-Type': 'application/json' };
+    options.body = JSON.stringify(body);
+  }
+  const response = await fetch(url, options);
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    data = null;
+  }
+  if (!response.ok) {
+    const error = new Error((data && data.error) || `${method} ${url}: ${response.status}`);
+    error.status = response.status;
+    throw error;
+  }
+  return data;
+}
+
+// Changes to the outbox run one after the other, so "take back" never overtakes its answer.
+let queue = Promise.resolve();
+function enqueue(task) {
+  const run = queue.then(task);
+  queue = run.catch((error) => console.warn('kiosk:', error.message));
+  return run;
+}
+
+// --- sound ---------------------------------------------------------------------------------
+
+const cues = {};
+const voice = new Audio();
+let voiceDone = null;
+
+function loadSounds() {
+  for (const [name, url] of Object.entries(state.show.sounds || {})) {
+    if (!url || cues[name]) continue;
+    const audio = new Audio(url);
+    audio.preload = 'auto';
+    cues[name] = audio;
+  }
+}
+
+function cue(name) {
+  const audio = cues[name];
+  if (!audio) return;
+  try {
+    audio.currentTime = 0;
+  } catch {
+    /* not loaded yet */
+  }
+  audio.play().catch(() => {});
+}
+
+// Speak one spoken label or language name; resolves when it has been said (or at most `limit` ms).
+function speak(url, limit = 4000) {
+  hush();
+  if (!url) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      voice.removeEventListener('ended', done);
+      voice.removeEventListener('error', done);
+      if (voiceDone === done) voiceDone = null;
+      resolve();
+    };
+    const timer = setTimeout(done, limit);
+    voiceDone = done;
+    voice.addEventListener('ended', done);
+    voice.addEventListener('error', done);
+    voice.src = url;
+    voice.play().catch(done);
+  });
+}
+
+function hush() {
+  voice.pause();
+  if (voiceDone) voiceDone();
+}
+
+// --- videos ----------------------------------------------------------------------------------
+
+function setVideo(video, item, { muted = false, loop = false } = {}) {
+  video.pause();
+  for (const track of video.querySelectorAll('track')) track.remove();
+  video.muted = muted;
+  video.loop = loop;
+  if (!item || !item.video) {
+    video.removeAttribute('src');
+    video.load();
+    return;
+  }
+  video.src = item.video;
+  if (item.subtitles) {
+    const track = document.createElement('track');
+    track.kind = 'captions';
+    track.srclang = state.lang;
+    track.label = (languages().find((l) => l.code === state.lang) || {}).name || state.lang;
+    track.src = item.subtitles;
+    track.default = true;
+    video.append(track);
+    track.track.mode = 'showing';
+  }
+}
+
+function playVideo(video) {
+  if (!video.getAttribute('src')) return;
+  try {
+    video.currentTime = 0;
+  } catch {
+    /* not loaded yet */
+  }
+  video.play().catch(() => {});
+}
+
+function playing(media) {
+  return Boolean(media.getAttribute('src')) && !media.paused && !media.ended;
+}
+
+function pauseAll() {
+  for (const media of document.querySelectorAll('#screens video:not(#attract-video), #screens audio')) media.pause();
+  hush();
+}
+
+// --- screens -----------------------------------------------------------------------------------
+
+function showScreen(name) {
+  for (const screen of document.querySelectorAll('.screen')) screen.hidden = screen.id !== name;
+  document.body.dataset.screen = name;
+  state.screen = name;
+  state.lastActivity = performance.now();
+  const heading = document.querySelector(`#${name} h1`);
+  if (heading) heading.focus({ preventScroll: true });
+}
+
+function show(el, visible) {
+  el.toggleAttribute('hidden', !visible); // an attribute, so that it works on SVG too
+}
+
+// Keep focus on something visible when the control that had it disappears.
+function keepFocus(fallback) {
+  const active = document.activeElement;
+  if (!active || active === document.body || active.closest('[hidden]') || active.hidden) {
+    if (fallback && !fallback.hidden) fallback.focus({ preventScroll: true });
+  }
+}
+
+// --- 1. attract ------------------------------------------------------------------------------
+
+let attractTurn = 0;
+
+async function refreshShow() {
+  try {
+    state.show = await api('GET', '/api/show');
+    loadSounds();
+  } catch (error) {
+    console.warn('kiosk: could not refresh /api/show:', error.message);
+  }
+}
+
+function goAttract() {
+  state.visit += 1;
+  stopPolling();
+  setPreview(false);
+  pauseAll();
+  state.session = null;
+  state.consent = false;
+  state.plan = [];
+  state.history = [];
+  state.langTouched = null;
+  state.rec = { ...state.rec, phase: 'tap', kind: null, uuid: null };
+  setLanguage(languages()[0].code);
+  showScreen('attract');
+  attractTurn = 0;
+  playAttract();
+  refreshShow(); // the next visitor gets the newest questions and settings
+}
+
+// The attract loop takes turns through the languages, each with its own subtitles.
+function playAttract() {
+  const video = $('attract-video');
+  const list = languages();
+  const code = list[attractTurn % list.length].code;
+  const item = state.show.kiosk_videos.attract && state.show.kiosk_videos.attract[code];
+  const saved = state.lang;
+  state.lang = code; // the subtitles' language
+  setVideo(video, item, { muted: true, loop: list.length === 1 });
+  state.lang = saved;
+  video.play().catch(() => {});
+}
+
+function onAttractEnded() {
+  if (state.screen !== 'attract') return;
+  attractTurn += 1;
+  playAttract();
+}
+
+function start() {
+  if (state.screen !== 'attract') return;
+  $('attract-video').pause();
+  if (languages().length > 1) goLanguage();
+  else goConsent();
+}
+
+// --- 2. language -----------------------------------------------------------------------------
+
+function buildFlags() {
+  const box = $('flags');
+  box.replaceChildren();
+  for (const language of languages()) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'flag';
+    button.lang = language.code;
+    button.dataset.code = language.code;
+    button.setAttribute('aria-label', language.name);
+    const flag = document.createElement('img');
+    flag.src = language.flag || pictogram('speaker');
+    flag.alt = '';
+    flag.className = 'flag-picture';
+    const name = document.createElement('span');
+    name.className = 'caption';
+    name.textContent = language.name;
+    name.setAttribute('aria-hidden', 'true');
+    const speaker = document.createElement('img');
+    speaker.src = pictogram('speaker');
+    speaker.alt = '';
+    speaker.className = 'badge speaker-badge';
+    const check = document.createElement('img');
+    check.src = pictogram('check');
+    check.alt = '';
+    check.className = 'badge check-badge';
+    button.append(flag, name, speaker, check);
+    button.addEventListener('click', () => touchFlag(language));
+    box.append(button);
+  }
+}
+
+function markLanguage() {
+  for (const button of $('flags').querySelectorAll('.flag')) {
+    button.setAttribute('aria-pressed', String(button.dataset.code === state.lang));
+  }
+}
+
+async function goLanguage() {
+  const visit = state.visit;
+  buildFlags();
+  markLanguage();
+  showScreen('language');
+  $('language-ok').classList.remove('invite');
+  // Say every language's name in turn while its flag lights up.
+  await sleep(300);
+  for (const language of languages()) {
+    if (state.visit !== visit || state.screen !== 'language' || state.langTouched) return;
+    const button = $('flags').querySelector(`[data-code="${language.code}"]`);
+    button.classList.add('speaking');
+    await speak(language.spoken_name, 2500);
+    button.classList.remove('speaking');
+  }
+}
+
+function touchFlag(language) {
+  if (state.screen !== 'language') return;
+  for (const button of $('flags').querySelectorAll('.flag')) button.classList.remove('speaking');
+  if (state.langTouched === language.code) {
+    confirmLanguage(); // a second touch on the same flag goes on
+    return;
+  }
+  state.langTouched = language.code;
+  setLanguage(language.code);
+  markLanguage();
+  $('language-ok').classList.add('invite');
+  speak(language.spoken_name, 2500);
+}
+
+function confirmLanguage() {
+  if (state.screen !== 'language') return;
+  hush();
+  goConsent();
+}
+
+// --- 3. consent -------------------------------------------------------------------------------
+
+function goConsent() {
+  const questions = state.show.questionnaire.questions;
+  if (!questions.some((q) => RECORDING_KINDS.includes(q.kind))) {
+    startSession(false); // nothing to film or record: no need to ask
+    return;
+  }
+  const video = $('consent-video');
+  setVideo(video, localized(state.show.kiosk_videos.consent));
+  showScreen('consent');
+  playVideo(video);
+}
+
+let starting = false;
+async function startSession(consent) {
+  if (starting) return;
+  starting = true;
+  pauseAll();
+  try {
+    const body = await api('POST', '/api/sessions', { language: state.lang, consent });
+    state.session = body.uuid;
+    state.consent = consent;
+    const questions = state.show.questionnaire.questions;
+    state.plan = questions.filter((q) => consent || TAP_KINDS.includes(q.kind));
+    state.history = [];
+    if (state.plan.length) goQuestion(0);
+    else goThanks();
+  } catch (error) {
+    console.warn('kiosk: no session:', error.message);
+    goAttract();
+  } finally {
+    starting = false;
+  }
+}
+
+// --- 4. questions -------------------------------------------------------------------------------
+
+function currentQuestion() {
+  return state.plan[state.index];
+}
+
+function goQuestion(index, { after = null } = {}) {
+  const visit = state.visit;
+  state.index = index;
+  const question = currentQuestion();
+  const prompt = localized(question.prompts) || {};
+  stopPolling();
+  setPreview(false);
+  showScreen('question');
+  $('question-title').textContent = `${t('question', { n: index + 1, total: state.plan.length })}: ${prompt.text || ''}`;
+  renderProgress();
+
+  const video = $('prompt-video');
+  setVideo(video, prompt);
+  // The question is asked once the spoken answer label of the last question has been said.
+  Promise.resolve(after).then(() => {
+    if (state.visit === visit && state.screen === 'question' && state.index === index) playVideo(video);
+  });
+
+  state.rec = { ...state.rec, uuid: null, kind: null, max: state.show.settings.max_answer_seconds };
+  if (TAP_KINDS.includes(question.kind)) {
+    renderOptions(question);
+    setPhase('tap');
+  } else if (!state.show.settings.recording_allowed) {
+    state.rec.kind = question.kind === 'voice' ? 'voice' : 'video';
+    setPhase('refused');
+  } else if (question.kind === 'open') {
+    renderMediumChoice();
+    setPhase('choose');
+  } else {
+    state.rec.kind = question.kind;
+    setPhase('ready');
+  }
+  guard($('options').querySelectorAll('button'));
+}
+
+// New controls under the finger wait a moment, so that a double tap does not answer twice.
+function guard(buttons) {
+  for (const button of buttons) {
+    button.setAttribute('aria-disabled', 'true');
+    setTimeout(() => button.setAttribute('aria-disabled', 'false'), GUARD_MS);
+  }
+}
+
+function renderProgress() {
+  const list = $('progress');
+  list.replaceChildren();
+  state.plan.forEach((_, i) => {
+    const dot = document.createElement('li');
+    dot.className = i < state.index ? 'done' : i === state.index ? 'now' : '';
+    list.append(dot);
+  });
+}
+
+function optionButton({ label, picture, spokenLang, onTouch, className = '' }) {
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = `option ${className}`.trim();
+  button.setAttribute('aria-label', label);
+  if (spokenLang) button.lang = spokenLang;
+  const img = document.createElement('img');
+  img.src = picture;
+  img.alt = '';
+  const caption = document.createElement('span');
+  caption.className = 'caption';
+  caption.textContent = label;
+  caption.setAttribute('aria-hidden', 'true');
+  button.append(img, caption);
+  button.addEventListener('click', () => {
+    if (button.getAttribute('aria-disabled') === 'true') return;
+    onTouch(button);
+  });
+  return button;
+}
+
+function renderOptions(question) {
+  const box = $('options');
+  box.replaceChildren();
+  box.dataset.count = String(question.options.length);
+  box.className = `options ${question.kind}`;
+  for (const option of question.options) {
+    const labels = option.labels[state.lang] || Object.values(option.labels)[0] || { label: option.value };
+    box.append(
+      optionButton({
+        label: labels.label,
+        picture: option.pictogram,
+        spokenLang: state.lang,
+        onTouch: (button) => answerTap(question, option, labels, button),
+      }),
+    );
+  }
+}
+
+function answerTap(question, option, labels, button) {
+  if (state.screen !== 'question' || state.rec.phase !== 'tap' || currentQuestion() !== question) return;
+  button.classList.add('chosen');
+  const answer = crypto.randomUUID();
+  const session = state.session;
+  const body = { uuid: answer, question_id: question.id, kind: question.kind, value: option.value };
+  enqueue(() => api('POST', `/api/sessions/${session}/answers`, body));
+  state.history.push({ index: state.index, answer });
+  const said = speak(labels.audio, 3000);
+  goNext({ after: said });
+}
+
+function goNext({ after = null } = {}) {
+  if (state.index + 1 < state.plan.length) goQuestion(state.index + 1, { after });
+  else goThanks({ after });
+}
+
+function backToMediumChoice() {
+  return currentQuestion().kind === 'open' && state.rec.phase === 'ready';
+}
+
+function goBack() {
+  if (backToMediumChoice()) {
+    // Back from the recorder of an open question: choose video or voice again.
+    state.rec.kind = null;
+    renderMediumChoice();
+    setPhase('choose');
+    return;
+  }
+  if (!state.history.length || !['tap', 'choose', 'ready', 'refused'].includes(state.rec.phase)) return;
+  const last = state.history.pop();
+  if (last.answer) {
+    const session = state.session;
+    enqueue(() => api('DELETE', `/api/sessions/${session}/answers/${last.answer}`));
+  }
+  hush();
+  goQuestion(last.index);
+}
+
+function skip() {
+  if (!['choose', 'ready', 'refused'].includes(state.rec.phase)) return;
+  state.history.push({ index: state.index, answer: null });
+  goNext();
+}
+
+function replayPrompt() {
+  if (['countdown', 'recording', 'stopping'].includes(state.rec.phase)) return;
+  hush();
+  $('review-video').pause();
+  $('review-audio').pause();
+  playVideo($('prompt-video'));
+}
+
+// --- recording -------------------------------------------------------------------------------------
+
+function renderMediumChoice() {
+  const box = $('options');
+  box.replaceChildren();
+  box.dataset.count = '2';
+  box.className = 'options medium';
+  box.append(
+    optionButton({ label: t('withVideo'), picture: pictogram('video-camera'), onTouch: () => chooseMedium('video') }),
+    optionButton({ label: t('withVoice'), picture: pictogram('microphone'), onTouch: () => chooseMedium('voice') }),
+  );
+}
+
+function chooseMedium(kind) {
+  if (state.rec.phase !== 'choose') return;
+  state.rec.kind = kind;
+  setPhase('ready');
+}
+
+let previewOn = false;
+let previewCheck = null;
+
+function setPreview(on) {
+  const img = $('preview');
+  if (on === previewOn) return;
+  previewOn = on;
+  clearTimeout(previewCheck);
+  if (on) {
+    img.src = `/api/preview.mjpeg?t=${Date.now()}`;
+    // A camera that is slow to wake up gets one more chance.
+    previewCheck = setTimeout(() => {
+      if (previewOn && img.naturalWidth === 0) img.src = `/api/preview.mjpeg?t=${Date.now()}`;
+    }, 6000);
+  } else {
+    img.src = BLANK; // closes the MJPEG stream
+  }
+}
+
+function setPhase(phase) {
+  const rec = state.rec;
+  rec.phase = phase;
+  const section = $('question');
+  section.dataset.phase = phase;
+  section.dataset.kind = rec.kind || '';
+  const video = rec.kind === 'video';
+  const live = ['ready', 'countdown', 'recording'].includes(phase);
+  const recordingNow = ['countdown', 'recording', 'stopping'].includes(phase);
+
+  show($('options'), phase === 'tap' || phase === 'choose');
+  show($('you-pane'), !['tap', 'choose'].includes(phase));
+  $('question-stage').classList.toggle('two', !['tap', 'choose'].includes(phase));
+  show($('preview'), video && live);
+  show($('voice-meter'), !video && live);
+  show($('review-video'), video && phase === 'review');
+  show($('review-play'), phase === 'review');
+  show($('refused'), phase === 'refused');
+  show($('rec-badge'), phase === 'recording');
+  show($('record-wrap'), live || phase === 'stopping');
+  show($('record'), phase === 'ready' || phase === 'countdown');
+  show($('stop'), phase === 'recording' || phase === 'stopping');
+  $('record').setAttribute('aria-disabled', String(phase !== 'ready'));
+  $('stop').setAttribute('aria-disabled', String(phase !== 'recording'));
+  show($('ring'), phase === 'recording' || phase === 'stopping');
+  show($('review-controls'), phase === 'review');
+  show($('go-on'), phase === 'refused');
+  $('back').setAttribute('aria-label', t(backToMediumChoice() ? 'backToChoice' : 'back'));
+  show($('back'), backToMediumChoice() || (state.history.length > 0 && ['tap', 'choose', 'ready', 'refused'].includes(phase)));
+  show($('skip'), ['choose', 'ready'].includes(phase));
+  show($('prompt-replay'), !recordingNow);
+  $('countdown').textContent = '';
+  if (phase !== 'review') {
+    for (const media of [$('review-video'), $('review-audio')]) {
+      media.pause();
+      media.removeAttribute('src');
+    }
+  }
+  if (phase === 'refused') {
+    $('refused-pictogram').src = pictogram(video ? 'video-camera' : 'microphone');
+  }
+  setPreview(video && live);
+  if (phase === 'ready') {
+    setMeter(0);
+    setRing(0, rec.max || state.show.settings.max_answer_seconds);
+  }
+
+  const primary = {
+    tap: $('options').querySelector('button'),
+    choose: $('options').querySelector('button'),
+    ready: $('record'),
+    countdown: $('record'),
+    recording: $('stop'),
+    stopping: $('stop'),
+    review: $('send'),
+    refused: $('go-on'),
+  }[phase];
+  if (phase === 'tap') return; // the new question's heading has focus
+  if (['ready', 'recording', 'review', 'refused'].includes(phase)) {
+    primary.focus({ preventScroll: true });
+  } else {
+    keepFocus(primary);
+  }
+}
+
+function buildMeter() {
+  const bars = $('bars');
+  for (let i = 0; i < METER_BARS; i += 1) bars.append(document.createElement('span'));
+}
+
+function setMeter(level) {
+  const lit = Math.round(Math.max(0, Math.min(1, level)) * METER_BARS);
+  $('bars').querySelectorAll('span').forEach((bar, i) => bar.classList.toggle('lit', i < lit));
+  $('voice-meter').setAttribute('aria-valuenow', String(Math.round(level * 100)));
+}
+
+function setRing(elapsed, max) {
+  const left = Math.max(0, max - elapsed);
+  const fraction = max > 0 ? left / max : 0;
+  const ring = $('ring-left');
+  ring.style.setProperty('stroke-dashoffset', `${RING * (1 - fraction)}px`);
+  ring.classList.toggle('low', left <= Math.min(10, max / 4));
+  const svg = $('ring');
+  svg.setAttribute('aria-valuemax', String(Math.round(max)));
+  svg.setAttribute('aria-valuenow', String(Math.round(left)));
+}
+
+async function startCountdown() {
+  const rec = state.rec;
+  if (state.screen !== 'question' || rec.phase !== 'ready') return;
+  const visit = state.visit;
+  const index = state.index;
+  const stillHere = () => state.visit === visit && state.index === index && rec.phase === 'countdown';
+  pauseAll();
+  setPhase('countdown');
+  for (const n of [3, 2, 1]) {
+    $('countdown').textContent = String(n);
+    cue('beep');
+    await sleep(1000);
+    if (!stillHere()) return;
+  }
+  $('countdown').textContent = '';
+  try {
+    const body = await api('POST', '/api/recordings', { session: state.session, kind: rec.kind });
+    if (!stillHere()) {
+      enqueue(() => api('DELETE', `/api/recordings/${body.uuid}`));
+      return;
+    }
+    rec.uuid = body.uuid;
+    rec.max = Number(body.max_seconds) || state.show.settings.max_answer_seconds;
+  } catch (error) {
+    console.warn('kiosk: cannot record:', error.status, error.message);
+    if (stillHere()) setPhase('refused');
+    return;
+  }
+  cue('start');
+  setRing(0, rec.max);
+  setPhase('recording');
+  startPolling();
+}
+
+function startPolling() {
+  const rec = state.rec;
+  stopPolling();
+  rec.startedAt = performance.now();
+  rec.poll = setInterval(async () => {
+    if (rec.phase !== 'recording') return;
+    const local = (performance.now() - rec.startedAt) / 1000;
+    if (local > rec.max + 2) {
+      stopRecording(); // the service did not answer in time; stop anyway
+      return;
+    }
+    if (rec.polling) return;
+    rec.polling = true;
+    try {
+      const status = await api('GET', '/api/recording/status');
+      if (rec.phase !== 'recording') return;
+      const elapsed = typeof status.elapsed === 'number' ? status.elapsed : local;
+      setRing(elapsed, rec.max);
+      setMeter(status.level || 0);
+      if (elapsed >= rec.max - 0.05) stopRecording();
+    } catch {
+      setRing(local, rec.max);
+    } finally {
+      rec.polling = false;
+    }
+  }, 200);
+}
+
+function stopPolling() {
+  if (state.rec.poll) clearInterval(state.rec.poll);
+  state.rec.poll = null;
+}
+
+async function stopRecording() {
+  const rec = state.rec;
+  if (rec.phase !== 'recording') return;
+  const visit = state.visit;
+  stopPolling();
+  setPhase('stopping');
+  cue('stop');
+  let result;
+  try {
+    result = await api('POST', `/api/recordings/${rec.uuid}/stop`);
+  } catch (error) {
+    console.warn('kiosk: the recording failed:', error.message);
+    if (state.visit === visit) {
+      const uuid = rec.uuid;
+      enqueue(() => api('DELETE', `/api/recordings/${uuid}`));
+      rec.uuid = null;
+      setPhase('refused');
+    }
+    return;
+  }
+  if (state.visit !== visit) return;
+  rec.url = result.url;
+  setPhase('review');
+  guard($('review-controls').querySelectorAll('button'));
+  const media = rec.kind === 'video' ? $('review-video') : $('review-audio');
+  media.src = result.url;
+  media.play().catch(() => {});
+}
+
+function playReview() {
+  const media = state.rec.kind === 'video' ? $('review-video') : $('review-audio');
+  if (!media.getAttribute('src')) return;
+  hush();
+  $('prompt-video').pause();
+  media.currentTime = 0;
+  media.play().catch(() => {});
+}
+
+let reviewBusy = false;
+async function sendRecording() {
+  const rec = state.rec;
+  if (rec.phase !== 'review' || reviewBusy) return;
+  reviewBusy = true;
+  const question = currentQuestion();
+  const answer = crypto.randomUUID();
+  const session = state.session;
+  const body = { uuid: answer, question_id: question.id, kind: rec.kind, recording: rec.uuid };
+  try {
+    await enqueue(() => api('POST', `/api/sessions/${session}/answers`, body));
+    state.history.push({ index: state.index, answer });
+  } catch {
+    state.history.push({ index: state.index, answer: null });
+  } finally {
+    reviewBusy = false;
+  }
+  rec.uuid = null;
+  goNext();
+}
+
+async function discardRecording(thenWhat) {
+  const rec = state.rec;
+  if (rec.phase !== 'review' || reviewBusy) return;
+  reviewBusy = true;
+  const uuid = rec.uuid;
+  rec.uuid = null;
+  try {
+    await enqueue(() => api('DELETE', `/api/recordings/${uuid}`));
+  } catch {
+    /* the outbox removes unsent recordings at start-up anyway */
+  } finally {
+    reviewBusy = false;
+  }
+  thenWhat();
+}
+
+function recordAgain() {
+  discardRecording(() => setPhase('ready'));
+}
+
+function throwAway() {
+  discardRecording(() => {
+    state.history.push({ index: state.index, answer: null });
+    goNext();
+  });
+}
+
+// --- 5. thanks -------------------------------------------------------------------------------------
+
+function goThanks({ after = null } = {}) {
+  const visit = state.visit;
+  stopPolling();
+  setPreview(false);
+  finishSession();
+  const video = $('thanks-video');
+  setVideo(video, localized(state.show.kiosk_videos.thanks));
+  showScreen('thanks');
+  Promise.resolve(after).then(() => {
+    if (state.visit === visit && state.screen === 'thanks') playVideo(video);
+  });
+  setTimeout(() => {
+    if (state.visit === visit && state.screen === 'thanks') goAttract();
+  }, 15000); // in case the video never ends
+}
+
+function onThanksEnded() {
+  const visit = state.visit;
+  setTimeout(() => {
+    if (state.visit === visit && state.screen === 'thanks') goAttract();
+  }, 1500);
+}
+
+function finishSession() {
+  const session = state.session;
+  state.session = null;
+  if (session) enqueue(() => api('POST', `/api/sessions/${session}/finish`));
+}
+
+// --- 6. idle: "are you still there?" --------------------------------------------------------------
+
+function overlayOpen() {
+  return !$('still-there').hidden;
+}
+
+function idleBlocked() {
+  if (['loading', 'attract', 'thanks'].includes(state.screen) || overlayOpen()) return true;
+  if (state.screen === 'question' && ['countdown', 'recording', 'stopping'].includes(state.rec.phase)) return true;
+  // Nobody is asked "are you still there?" while a question or their own recording is playing.
+  const media = ['consent-video', 'prompt-video', 'review-video', 'review-audio'].map($);
+  return media.some(playing) || playing(voice);
+}
+
+function checkIdle() {
+  const now = performance.now();
+  if (overlayOpen()) {
+    tickStillThere(now);
+    return;
+  }
+  if (idleBlocked()) {
+    state.lastActivity = now; // the idle time counts from the end of what blocked it
+    return;
+  }
+  if (now - state.lastActivity >= state.show.settings.idle_seconds * 1000) openStillThere();
+}
+
+function openStillThere() {
+  pauseAll();
+  const overlay = $('still-there');
+  overlay.hidden = false;
+  $('screens').inert = true;
+  document.body.dataset.overlay = 'still-there';
+  state.stillDeadline = performance.now() + state.show.settings.still_there_seconds * 1000;
+  const video = $('still-video');
+  setVideo(video, localized(state.show.kiosk_videos.still_there));
+  playVideo(video);
+  $('still-number').textContent = '';
+  tickStillThere(performance.now());
+  $('still-continue').focus({ preventScroll: true });
+}
+
+function tickStillThere(now) {
+  const total = state.show.settings.still_there_seconds;
+  const left = Math.max(0, (state.stillDeadline - now) / 1000);
+  const shown = Math.ceil(left);
+  const number = $('still-number');
+  if (number.textContent !== String(shown)) {
+    number.textContent = String(shown);
+    $('still-seconds').textContent = t('seconds', { n: shown });
+  }
+  $('still-ring').style.setProperty('stroke-dashoffset', `${RING * (1 - left / total)}px`);
+  if (left <= 0) resetVisit();
+}
+
+function closeStillThere() {
+  const overlay = $('still-there');
+  if (overlay.hidden) return;
+  $('still-video').pause();
+  overlay.hidden = true;
+  $('screens').inert = false;
+  delete document.body.dataset.overlay;
+  state.lastActivity = performance.now();
+  const heading = document.querySelector(`#${state.screen} h1`);
+  const phasePrimary = state.screen === 'question' && { ready: 'record', review: 'send', refused: 'go-on' }[state.rec.phase];
+  (phasePrimary ? $(phasePrimary) : heading).focus({ preventScroll: true });
+}
+
+// The visitor walked away: what was sent stays, a recording not sent goes, and the kiosk starts over.
+function resetVisit() {
+  closeStillThere();
+  stopPolling();
+  const rec = state.rec;
+  if (rec.uuid) {
+    const uuid = rec.uuid;
+    rec.uuid = null;
+    enqueue(() => api('DELETE', `/api/recordings/${uuid}`));
+  }
+  finishSession();
+  goAttract();
+}
+
+// --- wiring ------------------------------------------------------------------------------------------
+
+function onTouch(event) {
+  state.lastActivity = performance.now();
+  const target = event.target instanceof Element ? event.target : null;
+  if (target && target.closest('button, [data-surface]')) cue('tap');
+}
+
+// A control ignores touches while it is disabled (aria-disabled keeps it focusable and named).
+function act(handler) {
+  return (event) => {
+    if (event.currentTarget.getAttribute('aria-disabled') === 'true') return;
+    handler(event);
+  };
+}
+
+function wire() {
+  document.addEventListener('pointerdown', onTouch, true);
+  document.addEventListener('keydown', () => {
+    state.lastActivity = performance.now();
+  }, true);
+
+  $('attract').addEventListener('click', start);
+  $('attract-video').addEventListener('ended', onAttractEnded);
+  $('language-ok').addEventListener('click', act(confirmLanguage));
+  $('consent-yes').addEventListener('click', act(() => startSession(true)));
+  $('consent-no').addEventListener('click', act(() => startSession(false)));
+  $('consent-replay').addEventListener('click', act(() => playVideo($('consent-video'))));
+  $('prompt-replay').addEventListener('click', act(replayPrompt));
+  $('back').addEventListener('click', act(goBack));
+  $('skip').addEventListener('click', act(skip));
+  $('go-on').addEventListener('click', act(skip));
+  $('record').addEventListener('click', act(startCountdown));
+  $('stop').addEventListener('click', act(stopRecording));
+  $('review-play').addEventListener('click', act(playReview));
+  $('send').addEventListener('click', act(sendRecording));
+  $('again').addEventListener('click', act(recordAgain));
+  $('trash').addEventListener('click', act(throwAway));
+  $('thanks').addEventListener('click', () => {
+    if (state.screen === 'thanks') goAttract();
+  });
+  $('thanks-video').addEventListener('ended', onThanksEnded);
+  $('still-there').addEventListener('click', closeStillThere);
+  $('preview').addEventListener('error', () => {
+    if (state.rec.kind === 'video' && ['ready', 'countdown'].includes(state.rec.phase)) setPhase('refused');
+  });
+  for (const media of [$('review-video'), $('review-audio')]) {
+    media.addEventListener('play', () => $('you-pane').classList.add('playing'));
+    for (const name of ['pause', 'ended']) {
+      media.addEventListener(name, () => $('you-pane').classList.remove('playing'));
+    }
+  }
+}
+
+async function boot() {
+  for (let attempt = 0; !state.show; attempt += 1) {
+    await refreshShow();
+    if (!state.show) await sleep(Math.min(10000, 500 * 2 ** attempt));
+  }
+  for (const img of document.querySelectorAll('img[data-pict]')) img.src = pictogram(img.dataset.pict);
+  buildMeter();
+  wire();
+  goAttract();
+  setInterval(checkIdle, 200);
+}
+
+boot();
