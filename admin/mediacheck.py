@@ -17,9 +17,19 @@ from defusedxml import ElementTree
 from flask_babel import gettext as _
 from PIL import Image, UnidentifiedImageError
 
-MAX_PROMPT_SECONDS = 180.0
-MAX_VIDEO_BYTES = 150 * 1024 * 1024
-MAX_AUDIO_BYTES = 20 * 1024 * 1024
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    seconds: float
+    video_bytes: int
+    audio_bytes: int
+
+
+# Question videos are short; a visitor's answer may last up to the kiosk's longest setting (600 s).
+PROMPT_LIMITS = Limits(seconds=180.0, video_bytes=150 * MB, audio_bytes=20 * MB)
+RECORDING_LIMITS = Limits(seconds=660.0, video_bytes=300 * MB, audio_bytes=60 * MB)
 MAX_SUBTITLE_BYTES = 256 * 1024
 MAX_PICTOGRAM_BYTES = 2 * 1024 * 1024
 
@@ -43,11 +53,11 @@ class VideoInfo:
 
 def _check_size(path: Path, limit: int) -> None:
     if path.stat().st_size > limit:
-        raise BadMedia(_("This file is too large: at most %(mb)d MB.", mb=limit // (1024 * 1024)))
+        raise BadMedia(_("This file is too large: at most %(mb)d MB.", mb=limit // MB))
 
 
-def inspect_video(path: Path) -> VideoInfo:
-    _check_size(path, MAX_VIDEO_BYTES)
+def inspect_video(path: Path, limits: Limits = PROMPT_LIMITS) -> VideoInfo:
+    _check_size(path, limits.video_bytes)
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
@@ -63,21 +73,21 @@ def inspect_video(path: Path) -> VideoInfo:
         raise BadMedia(_("This file is not a video we can play.")) from exc
     if duration <= 0 or not width or not height:
         raise BadMedia(_("This video is empty."))
-    if duration > MAX_PROMPT_SECONDS:
+    if duration > limits.seconds:
         raise BadMedia(
             _(
                 "This video is %(seconds)d seconds long; at most %(max)d seconds are allowed.",
                 seconds=round(duration),
-                max=round(MAX_PROMPT_SECONDS),
+                max=round(limits.seconds),
             )
         )
     content_type = "video/webm" if "webm" in fmt or "matroska" in fmt else "video/mp4"
     return VideoInfo(content_type, duration, width, height, has_audio)
 
 
-def inspect_audio(path: Path) -> float:
+def inspect_audio(path: Path, limits: Limits = PROMPT_LIMITS) -> float:
     """Duration in seconds of a file that holds sound."""
-    _check_size(path, MAX_AUDIO_BYTES)
+    _check_size(path, limits.audio_bytes)
     try:
         with av.open(str(path)) as container:
             if not container.streams.audio:

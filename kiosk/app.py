@@ -13,12 +13,13 @@ API (JSON):
   POST /api/recordings/<r>/stop          → {uuid, duration, url}; the visitor can play it back
   GET  /api/recordings/<r>/media         the recording, with Range requests
   DELETE /api/recordings/<r>             throw it away (also "record again")
-  GET  /api/recording/status             {recording, elapsed, level} for the ring and level meter
+  GET  /api/recording/status             {elapsed, level} for the ring and level meter
   GET  /api/preview.mjpeg                the live camera picture
 """
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,10 +28,11 @@ from typing import Any
 from flask import Flask, Response, abort, jsonify, render_template, request, send_file, send_from_directory
 from flask.typing import ResponseReturnValue
 
+from kiosk import showdoc
 from kiosk.config import KioskConfig
 from kiosk.devices import DeviceError, Devices
 from kiosk.outbox import RECORDING_KINDS, Outbox, OutboxError
-from kiosk.questionset import from_manifest
+from kiosk.paths import SyncPaths
 
 PREVIEW_FPS = 15
 FIRST_FRAME_SECONDS = 5.0  # how long the preview waits for a camera that is starting
@@ -47,7 +49,7 @@ def create_app(config: KioskConfig, devices: Devices | None = None) -> Flask:
     app.extensions["devices"] = devices
 
     def show() -> dict[str, Any]:
-        document = from_manifest(config.question_set, config.languages)
+        document = showdoc.build(config)
         document["settings"] = {
             "idle_seconds": config.timeouts.idle_seconds,
             "still_there_seconds": config.timeouts.still_there_seconds,
@@ -77,6 +79,18 @@ def create_app(config: KioskConfig, devices: Devices | None = None) -> Flask:
         response.headers["Cache-Control"] = "public, max-age=3600"
         return response
 
+    @app.get("/cache/<sha256>")
+    def cached(sha256: str) -> ResponseReturnValue:
+        """A question file from the server, downloaded and checked by the sync service."""
+        content_type = showdoc.media_types(config).get(sha256)
+        if content_type is None:
+            abort(404)
+        response = send_from_directory(
+            SyncPaths(config.data_dir).cache, sha256, mimetype=content_type, conditional=True, max_age=3600
+        )
+        response.headers["Cache-Control"] = "public, max-age=3600"
+        return response
+
     @app.get("/api/show")
     def api_show() -> ResponseReturnValue:
         return jsonify(show())
@@ -90,6 +104,8 @@ def create_app(config: KioskConfig, devices: Devices | None = None) -> Flask:
             return _error(f"unknown language {language!r}")
         consent = body.get("consent") is True
         questionnaire = document["questionnaire"]
+        if questionnaire is None:
+            return _error("this kiosk has no questions yet", 409)
         session_uuid = outbox.start_session(
             questionnaire["id"],
             questionnaire["version"],
@@ -149,7 +165,9 @@ def create_app(config: KioskConfig, devices: Devices | None = None) -> Flask:
         try:
             devices.start_recording(recording_uuid, kind, path)
         except (DeviceError, RuntimeError) as error:
+            _note_hardware(config, kind, ok=False, message=str(error))
             return _error(f"cannot record: {error}", 503)
+        _note_hardware(config, kind, ok=True)
         return jsonify({"uuid": recording_uuid, "max_seconds": config.timeouts.max_answer_seconds}), 201
 
     @app.post("/api/recordings/<recording_uuid>/stop")
@@ -201,6 +219,22 @@ def create_app(config: KioskConfig, devices: Devices | None = None) -> Flask:
         pass
 
     return app
+
+
+def _note_hardware(config: KioskConfig, kind: str, ok: bool, message: str = "") -> None:
+    """What the last recording found, for the sync service's heartbeat to the Kiosks page."""
+    path = SyncPaths(config.data_dir).hardware
+    try:
+        state = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        state = {}
+    parts = ("camera", "microphone") if kind == "video" else ("microphone",)
+    for part in parts:
+        state[f"{part}_ok"] = ok
+        state[f"{part}_message"] = message[:200]
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state))
+    tmp.replace(path)
 
 
 def _mjpeg(devices: Devices) -> Iterator[bytes]:

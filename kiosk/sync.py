@@ -281,36 +281,40 @@ class SyncService:
             "filename": path.name,
             "filetype": "video/mp4" if kind == "video" else "audio/mp4",
             "sha256": sha256,
-            "recording": recording_uuid,
         }
-        try:
-            # With a stored url the uploader asks the server's offset (HEAD) and resumes there.
-            uploader = client.uploader(
-                file_path=str(path),
-                url=url,
-                chunk_size=self.chunk_size,
-                upload_checksum=True,
-                metadata=metadata,
-            )
-            if url is None:
-                # Remember the upload before sending a byte: after a crash it resumes, never restarts.
-                uploader.set_url(uploader.create_url())
-                uploader.offset = 0
-                self.outbox.set_upload_url(recording_uuid, uploader.url)
-            uploader.upload()
-        except TusCommunicationError as error:
-            if error.status_code in (404, 410, 460):
-                # The server dropped it (expired, or the whole file's sha256 did not match): start over.
-                self.outbox.set_upload_url(recording_uuid, None)
-            if error.status_code in (413, 415, 422):
-                raise Refused(
-                    f"recording refused: {error.status_code} {error.response_content!r:.300}"
-                ) from error
-            if error.status_code == 401:
-                self.paths.token.unlink(missing_ok=True)
-                raise NotEnrolled("token refused during upload") from error
-            raise
+        # We open the file ourselves: tuspy leaves a file it opened by path unclosed.
+        with path.open("rb") as stream:
+            try:
+                # With a stored url the uploader asks the server's offset (HEAD) and resumes there.
+                uploader = client.uploader(
+                    file_stream=stream,
+                    url=url,
+                    chunk_size=self.chunk_size,
+                    upload_checksum=True,
+                    metadata=metadata,
+                )
+                if url is None:
+                    # Remember the upload before sending a byte: after a crash it resumes, never restarts.
+                    uploader.set_url(uploader.create_url())
+                    uploader.offset = 0
+                    self.outbox.set_upload_url(recording_uuid, uploader.url)
+                uploader.upload()
+            except TusCommunicationError as error:
+                self._upload_failed(recording_uuid, error)
         self.outbox.mark_uploaded(recording_uuid)
+
+    def _upload_failed(self, recording_uuid: str, error: TusCommunicationError) -> None:
+        if error.status_code in (404, 410, 460):
+            # The server dropped it (expired, or the whole file's sha256 did not match): start over.
+            self.outbox.set_upload_url(recording_uuid, None)
+        if error.status_code in (413, 415, 422):
+            raise Refused(
+                f"recording refused: {error.status_code} {error.response_content!r:.300}"
+            ) from error
+        if error.status_code == 401:
+            self.paths.token.unlink(missing_ok=True)
+            raise NotEnrolled("token refused during upload") from error
+        raise error
 
     def _put_session(self, session: OutboxSession) -> bool:
         body = session_body(session)

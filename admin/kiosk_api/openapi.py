@@ -23,6 +23,14 @@ def _tus_header(name: str, schema: dict[str, Any], required: bool = True) -> dic
 
 
 UNAUTHORIZED = {"401": _error("unknown or revoked kiosk token; nothing was stored")}
+TUS_VERSION = {"name": "Tus-Resumable", "in": "header", "required": True, "schema": {"const": "1.0.0"}}
+
+
+def _status(*pairs: str) -> dict[str, Any]:
+    """("404", "what it means", "409", ...) as OpenAPI responses."""
+    return {code: {"description": text} for code, text in zip(pairs[::2], pairs[1::2], strict=True)}
+
+
 UPLOAD_ID = {"name": "upload_id", "in": "path", "required": True, "schema": UUID}
 
 
@@ -323,32 +331,89 @@ def spec() -> dict[str, Any]:
             "/uploads/{upload_id}": {
                 "head": {
                     "summary": "tus: how much the server has",
-                    "parameters": [UPLOAD_ID],
+                    "parameters": [UPLOAD_ID, TUS_VERSION],
                     "responses": {
                         "200": {"description": "Upload-Offset and Upload-Length"},
-                        "404": {"description": "unknown upload"},
-                        "410": {"description": "expired"},
+                        **_status(
+                            "404",
+                            "unknown upload",
+                            "410",
+                            "expired",
+                            "412",
+                            "wrong tus version",
+                            "423",
+                            "another request is writing; retry",
+                        ),
                         **UNAUTHORIZED,
                     },
                 },
                 "patch": {
                     "summary": "tus: the next chunk (Upload-Offset, optional Upload-Checksum)",
-                    "parameters": [UPLOAD_ID],
+                    "parameters": [UPLOAD_ID, TUS_VERSION, _tus_header("Upload-Offset", {"type": "string"})],
                     "requestBody": {"required": True, "content": {"application/offset+octet-stream": {}}},
                     "responses": {
-                        "204": {"description": "stored and fsynced; new Upload-Offset"},
-                        "409": {"description": "wrong offset"},
-                        "460": {"description": "checksum mismatch; chunk dropped"},
-                        "404": {"description": "unknown upload"},
+                        "204": {"description": "stored and fsynced; the new Upload-Offset"},
+                        **_status(
+                            "400",
+                            "bad checksum header",
+                            "404",
+                            "unknown upload",
+                            "409",
+                            "wrong offset",
+                            "410",
+                            "expired",
+                            "412",
+                            "wrong tus version",
+                            "413",
+                            "past Upload-Length",
+                            "415",
+                            "not application/offset+octet-stream",
+                            "422",
+                            "the finished file is not the declared media; deleted",
+                            "423",
+                            "another request is writing; retry",
+                            "460",
+                            "checksum mismatch; chunk dropped (or whole file: upload deleted)",
+                        ),
+                        **UNAUTHORIZED,
+                    },
+                },
+                "post": {
+                    "summary": "tus X-HTTP-Method-Override: PATCH, HEAD or DELETE for clients that only POST",
+                    "parameters": [
+                        UPLOAD_ID,
+                        TUS_VERSION,
+                        _tus_header("X-HTTP-Method-Override", {"enum": ["PATCH", "HEAD", "DELETE"]}),
+                    ],
+                    "responses": {
+                        "204": {"description": "as the overridden method"},
+                        "200": {"description": "as HEAD"},
+                        **_status(
+                            "405",
+                            "no or an unknown method override",
+                            "409",
+                            "wrong offset",
+                            "412",
+                            "wrong tus version",
+                            "460",
+                            "checksum mismatch",
+                        ),
                         **UNAUTHORIZED,
                     },
                 },
                 "delete": {
                     "summary": "tus termination",
-                    "parameters": [UPLOAD_ID],
+                    "parameters": [UPLOAD_ID, TUS_VERSION],
                     "responses": {
                         "204": {"description": "gone"},
-                        "404": {"description": "unknown upload"},
+                        **_status(
+                            "404",
+                            "unknown upload",
+                            "412",
+                            "wrong tus version",
+                            "423",
+                            "another request is writing; retry",
+                        ),
                         **UNAUTHORIZED,
                     },
                 },

@@ -40,7 +40,7 @@ from admin.models import Kiosk, Upload, utcnow
 from admin.storage import SHA256_PATTERN, FileMediaStore, media_store, sha256_of
 
 #: What a kiosk may upload, and how the server checks that the bytes really are that.
-FILETYPES = {"video/mp4": Expect.VIDEO, "audio/mp4": Expect.AUDIO}
+FILETYPES = {"video/mp4": Expect.RECORDED_VIDEO, "audio/mp4": Expect.RECORDED_VOICE}
 #: The Upload-Metadata keys the server keeps; others (from generic clients) are ignored.
 METADATA_KEYS = ("filename", "filetype", "sha256", "answer")
 CHECKSUM_ALGORITHMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256}

@@ -23,10 +23,12 @@ from admin.storage import media_store
 
 
 class Expect(enum.Enum):
-    VIDEO = "video"
+    VIDEO = "video"  # a question video: gets a poster frame at once
     SUBTITLES = "subtitles"
     PICTOGRAM = "pictogram"
-    AUDIO = "audio"
+    AUDIO = "audio"  # a spoken option label
+    RECORDED_VIDEO = "recorded video"  # a visitor's answer (longer limits)
+    RECORDED_VOICE = "recorded voice"
 
 
 @dataclass(frozen=True)
@@ -41,15 +43,17 @@ class CheckedFile:
 
 def check_path(path: Path, expect: Expect) -> CheckedFile:
     """Open the file as what it should be; raises ``mediacheck.BadMedia`` when it is not."""
-    if expect is Expect.VIDEO:
-        info = mediacheck.inspect_video(path)
+    if expect in (Expect.VIDEO, Expect.RECORDED_VIDEO):
+        limits = mediacheck.PROMPT_LIMITS if expect is Expect.VIDEO else mediacheck.RECORDING_LIMITS
+        info = mediacheck.inspect_video(path, limits)
         return CheckedFile(path, expect, info.content_type, info.duration, info.width, info.height)
     if expect is Expect.SUBTITLES:
         mediacheck.check_subtitles(path.read_bytes())
         return CheckedFile(path, expect, "text/vtt")
     if expect is Expect.PICTOGRAM:
         return CheckedFile(path, expect, mediacheck.check_pictogram(path.read_bytes()))
-    return CheckedFile(path, expect, "audio/mp4", duration=mediacheck.inspect_audio(path))
+    limits = mediacheck.RECORDING_LIMITS if expect is Expect.RECORDED_VOICE else mediacheck.PROMPT_LIMITS
+    return CheckedFile(path, expect, "audio/mp4", duration=mediacheck.inspect_audio(path, limits))
 
 
 def store_checked(checked: CheckedFile) -> Media:
@@ -65,6 +69,7 @@ def store_checked(checked: CheckedFile) -> Media:
             height=checked.height,
         )
         db.session.add(media)
+    # Answers get their poster when staff first look, so an upload's last chunk stays quick.
     if checked.expect is Expect.VIDEO and media.poster_sha256 is None:
         with tempfile.TemporaryDirectory(dir=_scratch_dir()) as scratch:
             poster = Path(scratch) / "poster.jpg"

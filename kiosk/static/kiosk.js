@@ -42,6 +42,10 @@ const UI = {
     stillThere: 'Bent u er nog?',
     stillHere: 'Ja, ik ben er nog',
     seconds: 'Nog {n} seconden',
+    pairingTitle: 'Deze Vertelpaal is nog niet gekoppeld',
+    pairingHint: 'Typ deze code in de beheeromgeving, op de pagina Kiosken, en kies de vestiging.',
+    waitingTitle: 'Even geduld',
+    waitingHint: 'De vragen worden opgehaald. Kom zo terug!',
   },
   en: {
     welcome: 'Vertelpaal: tell us!',
@@ -76,6 +80,10 @@ const UI = {
     stillThere: 'Are you still there?',
     stillHere: 'Yes, I am still here',
     seconds: '{n} seconds left',
+    pairingTitle: 'This Vertelpaal is not linked yet',
+    pairingHint: 'Type this code on the Kiosks page of the admin site and choose the branch.',
+    waitingTitle: 'Please wait',
+    waitingHint: 'The questions are on their way. Come back soon!',
   },
 };
 
@@ -300,7 +308,28 @@ async function refreshShow() {
   }
 }
 
+// Until the kiosk is linked to a branch and has its questions, it shows the pairing code (for
+// staff) or asks visitors to come back, and looks again every few seconds.
+function goPairing() {
+  const pairing = state.show.status === 'pairing';
+  $('pairing').querySelector('h1').textContent = t(pairing ? 'pairingTitle' : 'waitingTitle');
+  $('pairing-code').textContent = pairing ? state.show.pairing_code || '' : '';
+  $('pairing-hint').textContent = t(pairing ? 'pairingHint' : 'waitingHint');
+  showScreen('pairing');
+  const visit = state.visit;
+  setTimeout(async () => {
+    if (state.visit !== visit || state.screen !== 'pairing') return;
+    await refreshShow();
+    if (state.show.status === 'ready') goAttract();
+    else goPairing();
+  }, 3000);
+}
+
 function goAttract() {
+  if (state.show.status && state.show.status !== 'ready') {
+    goPairing();
+    return;
+  }
   state.visit += 1;
   stopPolling();
   setPreview(false);

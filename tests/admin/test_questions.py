@@ -144,7 +144,8 @@ def test_a_video_over_the_size_limit_is_refused(
 ) -> None:
     from admin import mediacheck
 
-    monkeypatch.setattr(mediacheck, "MAX_VIDEO_BYTES", VIDEO.stat().st_size - 1)
+    small = mediacheck.Limits(seconds=180, video_bytes=VIDEO.stat().st_size - 1, audio_bytes=1)
+    monkeypatch.setattr(mediacheck, "PROMPT_LIMITS", small)
     response = admin_client.post(
         "/questions/new", data=_form(admin_client), content_type="multipart/form-data"
     )

@@ -10,14 +10,9 @@ the outbox to check what was kept. Every screen is audited with axe-core and pho
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -25,8 +20,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from kiosk.hardware.pulse import PulseAudioError, PulseNullSink
-from kiosk.outbox import Outbox, OutboxSession
+from kiosk.hardware.pulse import PulseNullSink
+from tests.support.kiosk_process import Kiosk, StartKiosk
 
 pytestmark = pytest.mark.browser
 
@@ -35,133 +30,6 @@ CAMERA = ROOT / "media" / "sample" / "camera.mp4"
 TONE_HZ = 440.0
 RECORD_SECONDS = 2.0
 MIN_TARGET_PX = 96
-
-
-# --- the kiosk service as a real process ---------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Kiosk:
-    url: str
-    data_dir: Path
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def recordings_dir(self) -> Path:
-        return self.data_dir / "recordings"
-
-    def sessions(self) -> list[OutboxSession]:
-        outbox = Outbox(self.data_dir / "outbox.sqlite3", self.recordings_dir)
-        try:
-            return outbox.sessions()
-        finally:
-            outbox.close()
-
-    def files(self) -> list[Path]:
-        return sorted(p for p in self.recordings_dir.iterdir() if p.is_file())
-
-    def wait_for(self, condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}\n{self.log_tail()}")
-            time.sleep(0.1)
-
-    def log_tail(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
-
-
-StartKiosk = Callable[..., Kiosk]
-
-
-@pytest.fixture
-def start_kiosk(tmp_path: Path) -> Iterator[StartKiosk]:
-    """``start_kiosk(pulse=..., idle_seconds=..., ...)`` starts a kiosk service process."""
-    started: list[Kiosk] = []
-
-    def start(
-        *,
-        pulse: PulseNullSink | None = None,
-        camera: Path = CAMERA,
-        idle_seconds: float = 45,
-        still_there_seconds: float = 15,
-        max_answer_seconds: float = 60,
-        languages: tuple[str, ...] = ("nl", "en"),
-        microphone: str = "default",
-    ) -> Kiosk:
-        port = _free_port()
-        folder = tmp_path / f"kiosk-{len(started)}"
-        folder.mkdir()
-        config = folder / "kiosk.toml"
-        config.write_text(
-            f'data_dir = "{folder / "data"}"\n'
-            f"port = {port}\n"
-            f"languages = [{', '.join(f'{code!r}' for code in languages)}]\n"
-            "[camera]\n"
-            f'source = "{camera}"\n'
-            "[microphone]\n"
-            f'device = "{microphone}"\n'
-            "[timeouts]\n"
-            f"idle_seconds = {idle_seconds}\n"
-            f"still_there_seconds = {still_there_seconds}\n"
-            f"max_answer_seconds = {max_answer_seconds}\n",
-            "utf-8",
-        )
-        env = dict(os.environ)
-        if pulse is not None:
-            env.update(pulse.client_env)
-        log = folder / "kiosk.log"
-        with open(log, "wb") as log_file:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "kiosk", "run", "--config", str(config)],
-                cwd=ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-            )
-        kiosk = Kiosk(f"http://127.0.0.1:{port}/", folder / "data", process, log)
-        started.append(kiosk)
-        deadline = time.monotonic() + 20
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"the kiosk service exited at start:\n{kiosk.log_tail()}")
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    return kiosk
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the kiosk service did not listen:\n{kiosk.log_tail()}")
-            time.sleep(0.05)
-
-    yield start
-    for kiosk in started:
-        kiosk.process.terminate()
-        try:
-            kiosk.process.wait(10)
-        except subprocess.TimeoutExpired:
-            kiosk.process.kill()
-            kiosk.process.wait(5)
-
-
-@pytest.fixture(scope="module")
-def pulse() -> Iterator[PulseNullSink]:
-    """A PulseAudio null sink whose monitor is the kiosk's microphone (started before the kiosk)."""
-    sink = PulseNullSink("vsink")
-    try:
-        sink.start()
-    except PulseAudioError as exc:
-        pytest.fail(f"PulseAudio could not be started, so the voice answer cannot be tested: {exc}")
-    try:
-        yield sink
-    finally:
-        sink.stop()
 
 
 @pytest.fixture

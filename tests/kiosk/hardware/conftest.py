@@ -10,17 +10,14 @@
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from kiosk.hardware.microphone import SoundDeviceMicrophone
-from kiosk.hardware.pulse import PulseAudioError, PulseNullSink
+from kiosk.hardware.pulse import PulseNullSink
 from kiosk.hardware.synthetic import write_test_video
-
-PlayTone = Callable[[float, float], subprocess.Popen[bytes]]
 
 
 @pytest.fixture(scope="session")
@@ -34,37 +31,6 @@ def short_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small 0.6 s clip, for tests that must see the file camera loop."""
     path = tmp_path_factory.mktemp("video") / "short.mp4"
     return write_test_video(path, seconds=0.6, width=320, height=180)
-
-
-@pytest.fixture(scope="session")
-def pulse() -> Iterator[PulseNullSink]:
-    """A running PulseAudio null sink whose monitor is the default recording device."""
-    sink = PulseNullSink("vsink")
-    try:
-        sink.start()
-    except PulseAudioError as exc:
-        pytest.fail(f"PulseAudio could not be started, so audio cannot be tested: {exc}")
-    try:
-        yield sink
-    finally:
-        sink.stop()
-
-
-@pytest.fixture
-def play_tone(pulse: PulseNullSink) -> Iterator[PlayTone]:
-    """``play_tone(hz, seconds)`` starts a sine tone into the null sink; ended after the test."""
-    players: list[subprocess.Popen[bytes]] = []
-
-    def play(frequency: float, seconds: float) -> subprocess.Popen[bytes]:
-        player = pulse.play_tone(frequency, seconds)
-        players.append(player)
-        return player
-
-    yield play
-    for player in players:
-        if player.poll() is None:
-            player.terminate()
-        player.wait(5)
 
 
 @pytest.fixture
