@@ -89,11 +89,13 @@ class Devices:
         with self._lock:
             if self._active is not None and self._active.recorder.live and not self._active.recorder.wait(0):
                 raise DeviceError("a recording is already running")
+            # A short queue (≈ 0.25 s of 720p) keeps the service under its memory budget on a Pi.
             recorder = Recorder(
                 path,
                 camera=camera,
                 microphone=microphone,
                 max_seconds=self.config.timeouts.max_answer_seconds,
+                max_queued_frames=6,
             )
             recorder.start()
             self._active = ActiveRecording(recording_uuid, kind, recorder)

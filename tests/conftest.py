@@ -12,9 +12,6 @@ not run at all, so a missing part can never pass silently.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -28,15 +25,10 @@ from werkzeug.serving import make_server
 from admin.extensions import db
 from admin.models import Branch, Role, User
 from tests.admin.helpers import PASSWORD
-from tests.support.net import free_port
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.postgres import throwaway_cluster
 
 REQUIRED_PARTS = ("postgres", "browser", "audio")
-
-
-def _postgres_bin() -> Path:
-    """Debian's newest installed PostgreSQL server binaries."""
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
-    return versions[-1].parent if versions else Path("/usr/lib/postgresql/missing/bin")
 
 
 # --- required parts --------------------------------------------------------------------------
@@ -80,60 +72,8 @@ def postgres_url() -> Iterator[str]:
     if url := os.environ.get("TEST_DATABASE_URL"):
         yield url
         return
-    pg_bin = _postgres_bin()
-    if not (pg_bin / "initdb").exists():
-        raise RuntimeError("PostgreSQL server binaries not found: apt-get install postgresql")
-    base = Path(tempfile.mkdtemp(prefix="vertelpaal-pg-"))
-    data, sockets = base / "data", base / "run"
-    sockets.mkdir()
-    as_postgres: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root
-        shutil.chown(base, "postgres")
-        shutil.chown(sockets, "postgres")
-        as_postgres = ["runuser", "-u", "postgres", "--"]
-    port = free_port()
-    subprocess.run(
-        [
-            *as_postgres,
-            str(pg_bin / "initdb"),
-            "-D",
-            str(data),
-            "-U",
-            "postgres",
-            "-A",
-            "trust",
-            "--no-sync",
-            "-E",
-            "UTF8",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        [
-            *as_postgres,
-            str(pg_bin / "pg_ctl"),
-            "-D",
-            str(data),
-            "-w",
-            "-l",
-            str(base / "log"),
-            "-o",
-            f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(
-            [*as_postgres, str(pg_bin / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            capture_output=True,
-        )
-        shutil.rmtree(base, ignore_errors=True)
+    with throwaway_cluster() as url:
+        yield url
 
 
 # --- the admin app ---------------------------------------------------------------------------
@@ -201,19 +141,6 @@ def runner(app):  # type: ignore[no-untyped-def]
 
 
 # --- Chromium through Playwright ---------------------------------------------------------
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
 
 
 @pytest.fixture(scope="session")
