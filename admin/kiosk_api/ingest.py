@@ -163,8 +163,9 @@ def _uploaded_by(kiosk: Kiosk, sha256: str) -> bool:
 
 def _int(body: dict[str, Any], key: str) -> int:
     value = body.get(key)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise Invalid(f"{key} must be a whole number")
+    # Database ids are 32-bit: a larger number names nothing (and PostgreSQL would refuse it).
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 2**31:
+        raise Invalid(f"{key} must be a whole number from 1 to 2147483647")
     return value
 
 

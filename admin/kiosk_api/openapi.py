@@ -7,6 +7,7 @@ from typing import Any
 ERROR = {"$ref": "#/components/schemas/Error"}
 SHA256 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 UUID = {"type": "string", "format": "uuid"}
+ID = {"type": "integer", "minimum": 1, "maximum": 2147483647}
 TUS_HEADERS = {"Tus-Resumable": {"schema": {"type": "string", "const": "1.0.0"}}}
 
 
@@ -61,7 +62,7 @@ def spec() -> dict[str, Any]:
                     "required": ["uuid", "question_id", "kind", "answered_at"],
                     "properties": {
                         "uuid": UUID,
-                        "question_id": {"type": "integer"},
+                        "question_id": ID,
                         "kind": {"enum": ["scale", "choice", "video", "voice"]},
                         "value": {"type": ["string", "null"], "maxLength": 40},
                         "media_sha256": {"oneOf": [SHA256, {"type": "null"}]},
@@ -73,7 +74,7 @@ def spec() -> dict[str, Any]:
                     "additionalProperties": False,
                     "required": ["questionnaire_version_id", "language", "consent", "started_at", "answers"],
                     "properties": {
-                        "questionnaire_version_id": {"type": "integer"},
+                        "questionnaire_version_id": ID,
                         "language": {"type": "string", "minLength": 1, "maxLength": 5},
                         "consent": {"type": "boolean"},
                         "consent_version": {"type": ["string", "null"], "maxLength": 40},
@@ -350,7 +351,14 @@ def spec() -> dict[str, Any]:
                 "patch": {
                     "summary": "tus: the next chunk (Upload-Offset, optional Upload-Checksum)",
                     "parameters": [UPLOAD_ID, TUS_VERSION, _tus_header("Upload-Offset", {"type": "string"})],
-                    "requestBody": {"required": True, "content": {"application/offset+octet-stream": {}}},
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/offset+octet-stream": {
+                                "schema": {"type": "string", "format": "binary"}
+                            }
+                        },
+                    },
                     "responses": {
                         "204": {"description": "stored and fsynced; the new Upload-Offset"},
                         **_status(
@@ -385,16 +393,38 @@ def spec() -> dict[str, Any]:
                         TUS_VERSION,
                         _tus_header("X-HTTP-Method-Override", {"enum": ["PATCH", "HEAD", "DELETE"]}),
                     ],
+                    "requestBody": {
+                        "required": False,
+                        "content": {
+                            "application/offset+octet-stream": {
+                                "schema": {"type": "string", "format": "binary"}
+                            }
+                        },
+                    },
                     "responses": {
-                        "204": {"description": "as the overridden method"},
                         "200": {"description": "as HEAD"},
+                        "204": {"description": "as PATCH or DELETE"},
                         **_status(
+                            "400",
+                            "bad checksum header",
+                            "404",
+                            "unknown upload",
                             "405",
                             "no or an unknown method override",
                             "409",
                             "wrong offset",
+                            "410",
+                            "expired",
                             "412",
                             "wrong tus version",
+                            "413",
+                            "past Upload-Length",
+                            "415",
+                            "not application/offset+octet-stream",
+                            "422",
+                            "the finished file is not the declared media; deleted",
+                            "423",
+                            "another request is writing; retry",
                             "460",
                             "checksum mismatch",
                         ),
