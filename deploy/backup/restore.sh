@@ -59,10 +59,17 @@ if [[ $yes != yes ]]; then
 fi
 
 echo "restoring the database ..."
+# One transaction: the old schema is dropped and the backup loaded, or nothing happens. If
+# pg_restore fails half-way, the statement after its output raises an error, so psql rolls back
+# instead of committing a half-restored database.
 {
     echo 'DROP SCHEMA IF EXISTS public CASCADE;'
     echo 'CREATE SCHEMA public;'
-    pg_restore --no-owner --no-privileges --file=- "$backup/database.dump"
+    if pg_restore --no-owner --no-privileges --file=- "$backup/database.dump"; then
+        echo "SELECT 'restored';"
+    else
+        echo ";DO \$\$ BEGIN RAISE EXCEPTION 'pg_restore failed: rolling back'; END \$\$;"
+    fi
 } | psql --quiet --no-psqlrc --single-transaction --set=ON_ERROR_STOP=1 --output=/dev/null "$pg_url" \
     || die "the database restore failed; the database is unchanged"
 
