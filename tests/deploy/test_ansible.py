@@ -146,11 +146,13 @@ def test_kiosk_units_restart_harden_and_log_to_the_journal(deployment: Deploymen
     browser = (units / "vertelpaal-browser.service").read_text()
     for unit in (kiosk, sync, browser):
         assert "Restart=always" in unit and "RestartSec=" in unit
-        for line in ("NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes"):
+        for line in ("NoNewPrivileges=yes", "ProtectSystem=", "ProtectHome=yes", "PrivateTmp=yes"):
             assert line in unit
         assert "ProtectKernelTunables=yes" in unit and "LockPersonality=yes" in unit
         assert "RestrictAddressFamilies=" in unit
+    assert "ProtectSystem=full" in browser and "# full, not strict:" in browser
     for unit in (kiosk, sync):
+        assert "ProtectSystem=strict" in unit
         assert "ReadWritePaths=/var/lib/vertelpaal\n" in unit
         assert "StandardOutput=journal" in unit
         assert "RequiresMountsFor=/var/lib/vertelpaal" in unit
