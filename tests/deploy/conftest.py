@@ -200,16 +200,13 @@ def _deploy(base: Path) -> Deployment:
             "kiosk_microphone_device": "USB Audio",
             "kiosk_max_answer_seconds": 90,
         },
-        # A site whose certificate, ports, upstream and media folder are real folders of this test
-        # (not run by this fixture: the nginx tests render its files with --tags vertelpaal_files).
+        # A site whose certificate and media folder are real folders of this test (not run by this
+        # fixture: the nginx tests render its files with --tags vertelpaal_files and free ports).
         "admin-live": {
             "admin_server_name": "vertelpaal.test",
             "vertelpaal_secret_key": "live-test-0123456789abcdef0123456789abcdef",
             "admin_tls_certificate": str(live / "tls" / "fullchain.pem"),
             "admin_tls_certificate_key": str(live / "tls" / "privkey.pem"),
-            "admin_nginx_http_port": free_port(),
-            "admin_nginx_https_port": free_port(),
-            "admin_gunicorn_bind": f"127.0.0.1:{free_port()}",
             "admin_media_root": str(live / "media"),
             "admin_acme_webroot": str(live / "acme"),
         },

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.conftest import VERSION_OLD, Deployment, playbook_command, tool
+from tests.deploy.conftest import VERSION_OLD, Deployment, free_port, playbook_command, tool
 
 pytestmark = pytest.mark.deploy
 
@@ -43,8 +43,18 @@ def site(deployment: Deployment) -> Site:
     (only the checks and the files), with a self-signed certificate made here by openssl."""
     variables = deployment.hosts["admin-live"]
     live = Path(str(variables["admin_media_root"])).parent
+    # Ports picked just before use (nginx listens on all addresses of this machine, at these ports).
+    http_port, https_port, upstream_port = free_port(), free_port(), free_port()
+    ports = [
+        *("-e", f"admin_nginx_http_port={http_port}", "-e", f"admin_nginx_https_port={https_port}"),
+        *("-e", f"admin_gunicorn_bind=127.0.0.1:{upstream_port}"),
+    ]
     result = subprocess.run(
-        [*playbook_command(deployment, VERSION_OLD), "--limit", "admin-live", "--tags", "vertelpaal_files"],
+        [
+            *playbook_command(deployment, VERSION_OLD),
+            *("--limit", "admin-live", "--tags", "vertelpaal_files"),
+            *ports,
+        ],
         capture_output=True,
         text=True,
         env=deployment.env,
@@ -109,9 +119,9 @@ http {{
         conf=conf,
         prefix=prefix,
         nginx_conf=nginx_conf,
-        https_port=int(str(variables["admin_nginx_https_port"])),
-        http_port=int(str(variables["admin_nginx_http_port"])),
-        upstream_port=int(str(variables["admin_gunicorn_bind"]).rsplit(":", 1)[1]),
+        https_port=https_port,
+        http_port=http_port,
+        upstream_port=upstream_port,
         media=Path(str(variables["admin_media_root"])),
         certificate=certificate,
     )
