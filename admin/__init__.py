@@ -29,6 +29,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "nl")
+    # Times on the pages and days in filters are the libraries' own.
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Amsterdam")
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(Path(__file__).parent / "translations"))
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the session's own limits apply
 
@@ -47,12 +49,23 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         mediafiles,
         questionnaires,
         questions,
+        responses,
         storage,
     )
     from admin.demo import cli as demo_cli
 
     storage.init_app(app)
-    for feature in (accounts, home, branches, questions, questionnaires, mediafiles, kiosk_api, kiosks):
+    for feature in (
+        accounts,
+        home,
+        branches,
+        questions,
+        questionnaires,
+        mediafiles,
+        kiosk_api,
+        kiosks,
+        responses,
+    ):
         feature.init_app(app)
     demo_cli.init_app(app)
 

@@ -14,7 +14,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
+import av.error
 from flask import current_app
+from sqlalchemy.exc import IntegrityError
 
 from admin import mediacheck
 from admin.extensions import db
@@ -81,6 +83,34 @@ def store_checked(checked: CheckedFile) -> Media:
 
 def store_path(path: Path, expect: Expect) -> Media:
     return store_checked(check_path(path, expect))
+
+
+def ensure_poster(media: Media) -> Media | None:
+    """The poster frame of a video, made now when it has none yet (answer recordings get theirs
+    when staff first look). None for sound, or when the file is gone or unreadable."""
+    if media.poster_sha256 is not None:
+        return db.session.get(Media, media.poster_sha256)
+    if not media.content_type.startswith("video/"):
+        return None
+    store = media_store()
+    if not store.exists(media.sha256):
+        return None
+    try:
+        frame = mediacheck.make_poster(store.path(media.sha256))
+    except (mediacheck.BadMedia, OSError, av.error.FFmpegError):
+        return None
+    with tempfile.TemporaryDirectory(dir=_scratch_dir()) as scratch:
+        path = Path(scratch) / "poster.jpg"
+        path.write_bytes(frame)
+        try:
+            with db.session.begin_nested():
+                poster = store_checked(CheckedFile(path, Expect.PICTOGRAM, "image/jpeg"))
+                media.poster_sha256 = poster.sha256
+        except IntegrityError:
+            # Another request made the same poster at the same moment: use theirs.
+            db.session.refresh(media)
+            return db.session.get(Media, media.poster_sha256) if media.poster_sha256 else None
+    return poster
 
 
 class Staging:

@@ -3,10 +3,11 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, current_app, send_file
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import select, union
 
 from admin.auth import user_sees_branch
 from admin.extensions import db
+from admin.mediafiles.operations import ensure_poster
 from admin.models import Answer, Media
 from admin.storage import SHA256_PATTERN, media_store, relative_path
 
@@ -18,17 +19,39 @@ bp = Blueprint("mediafiles", __name__)
 def serve(sha256: str) -> ResponseReturnValue:
     if not SHA256_PATTERN.match(sha256):
         abort(404)
-    media = db.session.get(Media, sha256) or abort(404)
-    # A visitor's recording is seen only by staff of the branch where it was made.
-    branches = db.session.scalars(
-        select(Answer.branch_id).where(Answer.media_sha256 == sha256).distinct()
-    ).all()
-    if branches and not any(user_sees_branch(current_user, b) for b in branches):
-        abort(404)
-    store = media_store()
-    if not store.exists(sha256):
+    media = _visible(sha256)
+    if not media_store().exists(sha256):
         abort(404)
     return send_media(media)
+
+
+@bp.get("/media/<sha256>/poster")
+@login_required
+def poster(sha256: str) -> ResponseReturnValue:
+    """The poster frame of a video; a visitor's recording gets one the first time staff look."""
+    if not SHA256_PATTERN.match(sha256):
+        abort(404)
+    frame = ensure_poster(_visible(sha256)) or abort(404)
+    db.session.commit()
+    if not media_store().exists(frame.sha256):
+        abort(404)
+    return send_media(frame)
+
+
+def _visible(sha256: str) -> Media:
+    """The media row, unless it is (the poster of) a recording made in a branch the user may not see."""
+    media = db.session.get(Media, sha256) or abort(404)
+    # A visitor's recording, and its poster frame, are seen only by staff of the branch where it was made.
+    recording = select(Answer.branch_id).where(Answer.media_sha256 == sha256)
+    poster_of = (
+        select(Answer.branch_id)
+        .join(Media, Media.sha256 == Answer.media_sha256)
+        .where(Media.poster_sha256 == sha256)
+    )
+    branches = db.session.scalars(union(recording, poster_of)).all()
+    if branches and not any(user_sees_branch(current_user, b) for b in branches):
+        abort(404)
+    return media
 
 
 def send_media(media: Media) -> Response:

@@ -19,5 +19,8 @@ class Media(Base):
     duration: Mapped[float | None]
     width: Mapped[int | None]
     height: Mapped[int | None]
-    poster_sha256: Mapped[str | None] = mapped_column(ForeignKey("media.sha256", ondelete="SET NULL"))
+    # Indexed: a poster of a visitor's recording is shown only to those who may see the recording.
+    poster_sha256: Mapped[str | None] = mapped_column(
+        ForeignKey("media.sha256", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

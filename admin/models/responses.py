@@ -8,8 +8,10 @@ from datetime import datetime
 from sqlalchemy import Enum, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from admin.models.accounts import User
 from admin.models.base import Base, utcnow
 from admin.models.branches import Branch, Kiosk
+from admin.models.media import Media
 from admin.models.questions import Question, QuestionnaireVersion
 
 
@@ -67,6 +69,8 @@ class Answer(Base):
     __table_args__ = (
         Index("ix_answers_branch_answered", "branch_id", "answered_at", "uuid"),
         Index("ix_answers_answered", "answered_at", "uuid"),
+        # The media check (who may watch a recording) looks answers up by their file.
+        Index("ix_answers_media_sha256", "media_sha256"),
     )
 
     uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -83,7 +87,9 @@ class Answer(Base):
     )
 
     session: Mapped[Session] = relationship(back_populates="answers")
+    branch: Mapped[Branch] = relationship()
     question: Mapped[Question] = relationship()
+    media: Mapped[Media | None] = relationship()
     tags: Mapped[list[Tag]] = relationship(secondary="answer_tags", order_by="Tag.name")
     notes: Mapped[list[Note]] = relationship(
         back_populates="answer", cascade="all, delete-orphan", order_by="Note.created_at"
@@ -117,3 +123,4 @@ class Note(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     answer: Mapped[Answer] = relationship(back_populates="notes")
+    author: Mapped[User | None] = relationship()

@@ -1,0 +1,138 @@
+"""The filtered answers as CSV or XLSX, a batch at a time so that no export is held in memory.
+
+CSV goes out as a generator of lines. XLSX is written by openpyxl in write-only mode into an
+anonymous temporary file (openpyxl keeps its own sheet data on disk too), which is then streamed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from typing import IO, Any
+
+from flask_babel import gettext as _
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from sqlalchemy import ColumnElement
+
+from admin.models import Answer
+from admin.responses.labels import kind_label, status_label
+from admin.responses.queries import batches, local_zone
+
+Conditions = Sequence[ColumnElement[bool]]
+
+# A cell that starts like a formula is shown as text, never run, by spreadsheet programs.
+_FORMULA_START = re.compile(r"^[=+\-@\t\r]")
+
+
+def headers() -> list[str]:
+    return [
+        _("Answer"),
+        _("Time"),
+        _("Branch"),
+        _("Kiosk"),
+        _("Questionnaire"),
+        _("Version"),
+        _("Question"),
+        _("Kind"),
+        _("Value"),
+        _("Label"),
+        _("Language"),
+        _("Tags"),
+        _("Notes"),
+        _("Status"),
+        _("Link"),
+    ]
+
+
+def _safe(text: str) -> str:
+    text = ILLEGAL_CHARACTERS_RE.sub("", text)
+    return "'" + text if _FORMULA_START.match(text) else text
+
+
+def row(answer: Answer, link: str, zone_time: datetime) -> list[Any]:
+    """One answer as export cells (text is made safe for spreadsheets; the time stays a datetime)."""
+    session = answer.session
+    version = session.questionnaire_version
+    option = next((o for o in answer.question.options if o.value == answer.value), None)
+    notes = "\n".join(
+        f"{note.author.email if note.author else '?'} "
+        f"({note.created_at.astimezone(zone_time.tzinfo):%Y-%m-%d %H:%M}): {note.body}"
+        for note in answer.notes
+    )
+    texts = [
+        answer.uuid,
+        answer.branch.name,
+        session.kiosk.name if session.kiosk else "",
+        version.questionnaire.name,
+    ]
+    cells: list[Any] = [_safe(t) for t in texts]
+    cells.insert(1, zone_time)
+    cells.append(version.number)
+    cells.extend(
+        _safe(t)
+        for t in (
+            answer.question.name,
+            kind_label(answer.kind),
+            answer.value or "",
+            option.label if option else "",
+            session.language,
+            ", ".join(tag.name for tag in answer.tags),
+            notes,
+            status_label(answer.review_status),
+            link,
+        )
+    )
+    return cells
+
+
+def _rows(conditions: Conditions, link: Callable[[Answer], str]) -> Iterator[list[Any]]:
+    zone = local_zone()
+    for batch in batches(conditions):
+        for answer in batch:
+            yield row(answer, link(answer), answer.answered_at.astimezone(zone))
+
+
+def csv_lines(conditions: Conditions, link: Callable[[Answer], str]) -> Iterator[str]:
+    """The export as CSV text, a line at a time; starts with a byte order mark for spreadsheet programs.
+
+    ``conditions`` come from ``AnswerFilter.conditions`` before streaming starts, while the user
+    is still at hand."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def flush() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    writer.writerow(headers())
+    yield "\ufeff" + flush()
+    for cells in _rows(conditions, link):
+        cells[1] = cells[1].isoformat(timespec="seconds")
+        writer.writerow(cells)
+        yield flush()
+
+
+def xlsx_file(conditions: Conditions, link: Callable[[Answer], str]) -> IO[bytes]:
+    """The export as an XLSX workbook in an anonymous temporary file, rewound for reading."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(_("Answers"))
+    sheet.append(headers())
+    for cells in _rows(conditions, link):
+        cells[1] = cells[1].replace(tzinfo=None)  # spreadsheets know no zones: local time
+        sheet.append(cells)
+    # Handed to the response, which closes it; an anonymous file leaves nothing behind.
+    out = tempfile.TemporaryFile(suffix=".xlsx")  # noqa: SIM115
+    try:
+        workbook.save(out)
+    except BaseException:
+        out.close()
+        raise
+    out.seek(0)
+    return out
