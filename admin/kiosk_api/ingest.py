@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from admin.extensions import db
 from admin.kiosks.operations import branch_at
@@ -18,7 +19,9 @@ from admin.models import (
     Answer,
     AnswerKind,
     Kiosk,
+    Question,
     QuestionKind,
+    QuestionnaireItem,
     QuestionnaireVersion,
     Session,
     Upload,
@@ -55,7 +58,17 @@ def store_session(kiosk: Kiosk, session_uuid: str, body: dict[str, Any]) -> Outc
     if existing is not None:
         return _compare(existing, kiosk, digest)
 
-    version = db.session.get(QuestionnaireVersion, _int(body, "questionnaire_version_id"))
+    # One query for the version with its questions and their options: ingest is the hot path
+    # when many kiosks come back online at once.
+    version = db.session.get(
+        QuestionnaireVersion,
+        _int(body, "questionnaire_version_id"),
+        options=[
+            selectinload(QuestionnaireVersion.items)
+            .joinedload(QuestionnaireItem.question)
+            .selectinload(Question.options)
+        ],
+    )
     if version is None:
         raise Invalid("questionnaire_version_id is not a questionnaire version")
     questions = {item.question_id: item.question for item in version.items}
