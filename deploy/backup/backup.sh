@@ -60,7 +60,9 @@ link_dest=()
 if [[ -n $previous && -d $backup_dir/$previous/media ]]; then
     link_dest=(--link-dest="$backup_dir/$previous/media")
 fi
-rsync --archive --delete "${link_dest[@]}" "$MEDIA_ROOT/" "$work/media/"
+# No owner or group (-o -g): the media folder's group is nginx's (www-data), which the service user
+# may not set; what matters is the content, the permissions and the times.
+rsync --recursive --links --perms --times --delete "${link_dest[@]}" "$MEDIA_ROOT/" "$work/media/"
 
 # 3. Checksum, list of files and a note.
 (

@@ -75,7 +75,8 @@ echo "restoring the database ..."
 
 echo "restoring the media ..."
 mkdir -p "$MEDIA_ROOT"
-rsync --archive --delete "$backup/media/" "$MEDIA_ROOT/"
+# No owner or group: restored files take the media folder's group (setgid: nginx's www-data).
+rsync --recursive --links --perms --times --delete "$backup/media/" "$MEDIA_ROOT/"
 
 echo "restore complete from $backup"
 echo "next: flask --app admin db upgrade (if the backup is older than the installed version), then start the app"

@@ -65,6 +65,7 @@ def ansible_env(home: Path) -> dict[str, str]:
     env.update(
         ANSIBLE_HOME=str(home),
         ANSIBLE_LOCAL_TEMP=str(home / "tmp"),
+        ANSIBLE_REMOTE_TEMP=str(home / "remote-tmp"),
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_FORCE_COLOR="0",
         ANSIBLE_PIPELINING="1",
