@@ -63,6 +63,7 @@ echo "restoring the database ..."
 # pg_restore fails half-way, the statement after its output raises an error, so psql rolls back
 # instead of committing a half-restored database.
 {
+    echo 'SET client_min_messages = warning;'
     echo 'DROP SCHEMA IF EXISTS public CASCADE;'
     echo 'CREATE SCHEMA public;'
     if pg_restore --no-owner --no-privileges --file=- "$backup/database.dump"; then

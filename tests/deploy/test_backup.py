@@ -152,7 +152,8 @@ def test_restore_refuses_a_damaged_backup_and_changes_nothing(database: str, tmp
     rows, files = snapshot(database), media_files(media)
 
     damaged = backup / "media" / target.relative_to(media)
-    damaged.write_bytes(b"x" + damaged.read_bytes()[1:])
+    data = damaged.read_bytes()
+    damaged.write_bytes(bytes([data[0] ^ 0xFF]) + data[1:])  # same size, other content
     refused = run(RESTORE, env, "--yes", str(backup))
     assert refused.returncode != 0
     assert "do not match their sha256 names" in refused.stderr
