@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         except SyncError as error:
             print(f"Cannot sync: {error}", file=sys.stderr)
             return 2
-        service.run_forever()
+        service.run_forever(interval=config.sync.interval_seconds)
         return 0
 
     from waitress import serve

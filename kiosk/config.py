@@ -39,6 +39,13 @@ class TimeoutConfig:
 
 
 @dataclass(frozen=True)
+class SyncConfig:
+    interval_seconds: float = 10.0  # pause between sync rounds after one that went well
+    max_backoff_seconds: float = 300.0  # longest wait after failures (exponential, with jitter)
+    upload_chunk_kb: int = 1024  # bytes per tus PATCH, in KiB: what a cut connection may cost again
+
+
+@dataclass(frozen=True)
 class KioskConfig:
     data_dir: Path = Path("/var/lib/vertelpaal")  # outbox database and recordings
     question_set: Path = DEFAULT_QUESTION_SET  # used until the server sends questions
@@ -50,6 +57,7 @@ class KioskConfig:
     camera: CameraConfig = field(default_factory=CameraConfig)
     microphone: MicrophoneConfig = field(default_factory=MicrophoneConfig)
     timeouts: TimeoutConfig = field(default_factory=TimeoutConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
 
     @property
     def outbox_path(self) -> Path:
@@ -60,7 +68,12 @@ class KioskConfig:
         return self.data_dir / "recordings"
 
 
-_SECTIONS = {"camera": CameraConfig, "microphone": MicrophoneConfig, "timeouts": TimeoutConfig}
+_SECTIONS = {
+    "camera": CameraConfig,
+    "microphone": MicrophoneConfig,
+    "timeouts": TimeoutConfig,
+    "sync": SyncConfig,
+}
 
 
 def load(path: str | Path) -> KioskConfig:
@@ -139,6 +152,12 @@ def _check(config: KioskConfig, source: str) -> None:
         problems.append("[timeouts] idle_seconds must be ≥ 5 and still_there_seconds ≥ 3")
     if not 3 <= config.timeouts.max_answer_seconds <= 600:
         problems.append("[timeouts] max_answer_seconds must be between 3 and 600")
+    if not (0.1 <= config.sync.interval_seconds <= 86400):
+        problems.append("[sync] interval_seconds must be between 0.1 and 86400")
+    if not (1 <= config.sync.max_backoff_seconds <= 86400):
+        problems.append("[sync] max_backoff_seconds must be between 1 and 86400")
+    if not (16 <= config.sync.upload_chunk_kb <= 64 * 1024):
+        problems.append("[sync] upload_chunk_kb must be between 16 and 65536")
     if config.server_url and not config.server_url.startswith(("http://", "https://")):
         problems.append("server_url must start with https:// (or http:// for a test)")
     if not (config.question_set / "manifest.json").is_file():

@@ -341,11 +341,15 @@ class Outbox:
             session = db.get(OutboxSession, session_uuid)
             if session is None:
                 return
-            for answer in session.answers:
-                if answer.recording is not None:
-                    files.append(answer.recording.file_name)
-                    db.delete(answer.recording)
+            recordings = [a.recording for a in session.answers if a.recording is not None]
+            # The answers (deleted with their session) point at the recordings: they go first.
+            # Deleting a recording before them failed the foreign key as soon as a session had
+            # two recordings (loading the next answer's recording flushed the first delete).
             db.delete(session)
+            db.flush()
+            for recording in recordings:
+                files.append(recording.file_name)
+                db.delete(recording)
         for file_name in files:
             (self.recordings_dir / file_name).unlink(missing_ok=True)
         if files:

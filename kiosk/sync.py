@@ -34,8 +34,8 @@ from kiosk.paths import SyncPaths
 log = logging.getLogger("kiosk.sync")
 
 REQUEST_TIMEOUT = 30.0  # seconds of silence on a connection before it counts as broken
-CHUNK_SIZE = 1024 * 1024
-MAX_BACKOFF = 300.0
+CHUNK_SIZE = 1024 * 1024  # the default of [sync] upload_chunk_kb
+MAX_BACKOFF = 300.0  # the default of [sync] max_backoff_seconds
 OFFLINE_QUESTIONNAIRE = "default"  # the built-in questions; only a standalone kiosk answers them
 
 
@@ -76,14 +76,15 @@ def write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
 
 
 class SyncService:
-    def __init__(self, config: KioskConfig, chunk_size: int = CHUNK_SIZE) -> None:
+    def __init__(self, config: KioskConfig, chunk_size: int | None = None) -> None:
         if not config.server_url:
             raise SyncError("server_url is not set in the kiosk configuration: nothing to sync with")
         self.config = config
         self.base = config.server_url.rstrip("/") + "/api/kiosk/v1"
         self.paths = SyncPaths(config.data_dir)
         self.outbox = Outbox(config.outbox_path, config.recordings_dir)
-        self.chunk_size = chunk_size
+        # The kiosk's TOML ([sync] upload_chunk_kb, default 1 MiB) unless a caller chooses.
+        self.chunk_size = chunk_size or config.sync.upload_chunk_kb * 1024
         self.http = requests.Session()
         self.started = time.monotonic()
         self.failures = 0
@@ -106,14 +107,14 @@ class SyncService:
                 time.sleep(self._enrollment_poll())
             except (SyncError, requests.RequestException, TusCommunicationError, OSError) as error:
                 self.failures += 1
-                delay = self.backoff(self.failures)
+                delay = self.backoff(self.failures, self.config.sync.max_backoff_seconds)
                 log.warning("sync failed (%s); next try in %.0f s", error, delay)
                 time.sleep(delay)
 
     @staticmethod
-    def backoff(failures: int) -> float:
+    def backoff(failures: int, cap: float = MAX_BACKOFF) -> float:
         """Exponential with full jitter, so twenty kiosks back online do not all knock at once."""
-        return random.uniform(0, min(MAX_BACKOFF, 2.0 ** min(failures, 10)))
+        return random.uniform(0, min(cap, 2.0 ** min(failures, 10)))
 
     def run_once(self) -> None:
         self.ensure_token()
@@ -261,16 +262,23 @@ class SyncService:
             if session.questionnaire_id == OFFLINE_QUESTIONNAIRE:
                 self.outbox.mark_refused(session.uuid, "answered the built-in questions before enrollment")
                 continue
-            for answer in session.answers:
-                recording = answer.recording
-                if recording is not None and recording.uploaded_at is None:
-                    self._upload(
-                        recording.uuid,
-                        self.outbox.file_of(recording),
-                        recording.kind,
-                        recording.sha256,
-                        recording.upload_url,
-                    )
+            try:
+                for answer in session.answers:
+                    recording = answer.recording
+                    if recording is not None and recording.uploaded_at is None:
+                        self._upload(
+                            recording.uuid,
+                            self.outbox.file_of(recording),
+                            recording.kind,
+                            recording.sha256,
+                            recording.upload_url,
+                        )
+            except Refused as error:
+                # Set aside like a refused session: uncaught, it ended the service, which then
+                # failed on the same recording after every restart and never sent anything else.
+                self.outbox.mark_refused(session.uuid, str(error))
+                log.error("server refused a recording of session %s: %s", session.uuid, error)
+                continue
             if self._put_session(session):
                 confirmed += 1
         return confirmed

@@ -63,6 +63,42 @@ def test_cuts_a_connection_after_n_bytes(echo_port: int) -> None:
         assert proxy.counters.cuts == 1 and proxy.counters.upstream_bytes == 100
 
 
+def test_a_cut_reaches_a_server_that_is_waiting_for_more(echo_port: int) -> None:
+    # A server reading a request body sends nothing back while it waits: the cut must still
+    # reach it (as a reset), or it would wait for the rest of the body forever.
+    server = socket.create_server(("127.0.0.1", 0))
+    ended = threading.Event()
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        conn.settimeout(5)
+        try:
+            while conn.recv(65536):
+                pass
+            ended.set()  # a clean end is fine too: the server stops waiting
+        except ConnectionResetError:
+            ended.set()
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        with FaultProxy(server.getsockname()[1]) as proxy:
+            proxy.faults.cut_after = lambda: 100
+            with (
+                socket.create_connection(("127.0.0.1", proxy.port), timeout=3) as client,
+                pytest.raises(OSError),
+            ):
+                client.sendall(b"x" * 1000)
+                client.recv(1)  # the proxy's reset
+                raise ConnectionResetError("closed")
+            assert ended.wait(3), "the server never learned that the connection was cut"
+    finally:
+        server.close()
+
+
 def test_refuses_new_connections(echo_port: int) -> None:
     with FaultProxy(echo_port) as proxy:
         proxy.faults.refuse = True

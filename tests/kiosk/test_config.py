@@ -53,6 +53,9 @@ def test_settings_are_read_and_relative_paths_follow_the_file(tmp_path: Path) ->
         ("server_url = 'ftp://x'", "server_url"),
         ("question_set = '/nonexistent'", "manifest.json"),
         ("port = [", "not valid TOML"),
+        ("[sync]\nupload_chunk_kb = 4", "upload_chunk_kb"),
+        ("[sync]\nmax_backoff_seconds = 0", "max_backoff_seconds"),
+        ("[sync]\ninterval_seconds = 0", "interval_seconds"),
     ],
 )
 def test_a_bad_setting_stops_with_a_message_that_names_it(tmp_path: Path, text: str, message: str) -> None:
@@ -64,3 +67,23 @@ def test_a_bad_setting_stops_with_a_message_that_names_it(tmp_path: Path, text: 
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load(tmp_path / "nope.toml")
+
+
+def test_the_sync_settings_reach_the_sync_service(tmp_path: Path) -> None:
+    from kiosk.sync import SyncService
+
+    config = load(
+        write(
+            tmp_path,
+            'server_url = "http://127.0.0.1:9"\ndata_dir = "data"\n'
+            "[sync]\ninterval_seconds = 0.5\nmax_backoff_seconds = 2\nupload_chunk_kb = 64\n",
+        )
+    )
+    assert config.sync.interval_seconds == 0.5 and config.sync.max_backoff_seconds == 2.0
+    service = SyncService(config)
+    try:
+        assert service.chunk_size == 64 * 1024
+        assert all(0 <= SyncService.backoff(20, config.sync.max_backoff_seconds) <= 2.0 for _ in range(200))
+    finally:
+        service.close()
+    assert KioskConfig().sync.upload_chunk_kb == 1024 and KioskConfig().sync.max_backoff_seconds == 300

@@ -51,6 +51,19 @@ def test_a_session_with_a_tap_and_a_recording(outbox: Outbox) -> None:
         outbox.add_answer(session, new_id(), "story", "scale", value="1")
 
 
+def test_confirming_a_session_with_two_recordings_removes_them(outbox: Outbox) -> None:
+    session = outbox.start_session("default", None, "nl", consent=True, consent_version="2026-1")
+    outbox.add_answer(session, new_id(), "improve", "video", recording_uuid=fake_recording(outbox))
+    outbox.add_answer(session, new_id(), "story", "voice", recording_uuid=fake_recording(outbox, "voice"))
+    outbox.add_answer(session, new_id(), "satisfaction", "scale", value="5")
+    outbox.finish_session(session)
+    outbox.confirm(session)
+    assert outbox.sessions() == []
+    assert list(outbox.recordings_dir.iterdir()) == []
+    with outbox.engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM recordings").scalar() == 0
+
+
 def test_no_recording_without_consent(outbox: Outbox) -> None:
     session = outbox.start_session("default", None, "nl", consent=False)
     recording = fake_recording(outbox)

@@ -192,3 +192,20 @@ def test_a_revoked_kiosk_asks_for_a_new_pairing_code(app: Flask, service: SyncSe
         service.ensure_token()
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Answer).where(Answer.uuid == "x")) == 0
+
+
+def test_a_recording_the_server_refuses_sets_its_session_aside(
+    app: Flask, service: SyncService, tmp_path: Path
+) -> None:
+    approve(app, service)
+    service.pull_config()
+    not_a_video = tmp_path / "not-a-video.mp4"
+    not_a_video.write_bytes(b"no video in here " * 100)
+    session = answer_session(service.outbox, showdoc.build(service.config), recording=not_a_video)
+    # The server answers 422 at the end of the upload: sending again cannot help, and the service
+    # must neither crash (it would crash again on every start) nor hold up later sessions.
+    assert service.push() == 0
+    [kept] = service.outbox.sessions()
+    assert kept.uuid == session and kept.sync_error is not None and "422" in kept.sync_error
+    assert service.outbox.unsent() == []
+    assert len(list(service.config.recordings_dir.iterdir())) == 1  # kept for a person to look at

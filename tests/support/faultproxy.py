@@ -192,5 +192,11 @@ def _reset(sock: socket.socket) -> None:
     # SO_LINGER 0 makes close() send a reset, like a connection that really broke.
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    # close() alone sends nothing while the other pump thread still waits in recv() on this
+    # socket (the kernel keeps it open for that call): the far end would wait forever, e.g. a
+    # server holding an upload's lock. shutdown(SHUT_RD) puts nothing on the wire but wakes that
+    # recv(); once it returns, the last reference goes and the reset is sent.
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RD)
     with contextlib.suppress(OSError):
         sock.close()
