@@ -11,7 +11,8 @@ KIOSK_PORT ?= 8080
 
 # Debian packages the system and its tests use (the tests really run PostgreSQL, Chromium and PulseAudio).
 DEBIAN_PACKAGES := python3 python3-venv postgresql chromium ffmpeg espeak-ng sox \
-	pulseaudio pulseaudio-utils libasound2-plugins libportaudio2 libgl1 libglib2.0-0 fonts-dejavu-core
+	pulseaudio pulseaudio-utils libasound2-plugins libportaudio2 libgl1 libglib2.0-0 fonts-dejavu-core \
+	nginx rsync openssl
 
 .PHONY: demo test bench lint system-packages venv translations clean
 

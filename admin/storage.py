@@ -17,6 +17,7 @@ from typing import BinaryIO, Protocol
 from flask import Flask, current_app
 
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+MEDIA_FILE_MODE = 0o640
 
 
 class MediaStore(Protocol):
@@ -71,6 +72,8 @@ class FileMediaStore:
                 shutil.copyfileobj(src, out, 1024 * 1024)
                 out.flush()
                 os.fsync(out.fileno())
+            # Group-readable: behind nginx, its group serves the files (X-Accel-Redirect).
+            os.chmod(tmp_name, MEDIA_FILE_MODE)
             os.replace(tmp_name, target)
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)

@@ -37,7 +37,7 @@ from admin.extensions import db
 from admin.mediacheck import BadMedia
 from admin.mediafiles.operations import Expect, check_path, store_checked
 from admin.models import Kiosk, Upload, utcnow
-from admin.storage import SHA256_PATTERN, FileMediaStore, media_store, sha256_of
+from admin.storage import MEDIA_FILE_MODE, SHA256_PATTERN, FileMediaStore, media_store, sha256_of
 
 #: What a kiosk may upload, and how the server checks that the bytes really are that.
 FILETYPES = {"video/mp4": Expect.RECORDED_VIDEO, "audio/mp4": Expect.RECORDED_VOICE}
@@ -425,6 +425,7 @@ def _move_into_store(path: Path, sha256: str) -> Path:
         return path  # put_file copies (other stores) or finds the same bytes already stored
     target = store.path(sha256)
     target.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, MEDIA_FILE_MODE)  # as the store's own files: nginx's group may read it
     try:
         os.replace(path, target)
     except OSError as exc:

@@ -15,6 +15,7 @@ import io
 import itertools
 import os
 import socket
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -833,3 +834,14 @@ def test_tus_js_client_in_chromium_uploads_and_resumes(
     assert result["offsets"][-1] == len(data)
     assert count_uploads(app) == 1
     assert_stored(app, urlsplit(result["secondUrl"]).path, data)
+
+
+def test_stored_recordings_are_readable_by_the_web_server_group(
+    client: FlaskClient, app: Flask, kiosk: KioskAuth
+) -> None:
+    data = VOICE.read_bytes()
+    url = create_ok(client, kiosk, data, "audio/mp4")
+    assert patch(client, kiosk, url, 0, data).status_code == 204
+    with app.app_context():
+        stored = media_store().path(hashlib.sha256(data).hexdigest())
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o640  # nginx serves it by X-Accel-Redirect
