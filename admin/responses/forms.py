@@ -6,7 +6,6 @@ from wtforms import (
     ColorField,
     DateField,
     HiddenField,
-    RadioField,
     SelectField,
     StringField,
     TextAreaField,
@@ -59,7 +58,7 @@ class StatusForm(FlaskForm):
 
 class BulkForm(FlaskForm):
     action = SelectField(_l("What to do"), validate_choice=False, validators=[DataRequired()])
-    scope = RadioField(
+    scope = SelectField(
         _l("With which answers"),
         choices=choices(
             [

@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Integer, Select, delete, exists, insert, literal, select, update
+from sqlalchemy import Integer, Select, delete, exists, func, insert, literal, select, update
 
 from admin import audit
 from admin.extensions import db
@@ -119,10 +119,11 @@ def bulk_add_tag(selection: Select[tuple[str]], tag: Tag, user: User, **details:
         Answer.uuid.in_(selection.scalar_subquery()),
         ~exists().where(AnswerTag.answer_uuid == Answer.uuid, AnswerTag.tag_id == tag.id),
     )
-    result = db.session.execute(
+    # Counted first: not every driver reports the row count of an INSERT … SELECT.
+    changed = db.session.scalar(select(func.count()).select_from(untagged.subquery())) or 0
+    db.session.execute(
         insert(AnswerTag).from_select(["answer_uuid", "tag_id", "created_at", "created_by_id"], untagged)
     )
-    changed: int = result.rowcount  # type: ignore[attr-defined]
     db.session.expire_all()
     audit.record("answers.tag", "answers", tag=tag.name, changed=changed, **details)
     return changed

@@ -85,8 +85,18 @@ def inbox() -> ResponseReturnValue:
         form=_filter_form(answer_filter, tags),
         bulk=bulk,
         args=answer_filter.to_args(),
-        query=request.args.to_dict(),
+        query=_page_args(answer_filter),
     )
+
+
+def _page_args(answer_filter: AnswerFilter) -> dict[str, str]:
+    """The filter and the page's cursor, as read (never other query arguments: they go into URLs)."""
+    args = answer_filter.to_args()
+    for name in ("before", "after"):
+        cursor = Cursor.decode(request.args.get(name))
+        if cursor is not None:
+            args[name] = cursor.encode()
+    return args
 
 
 def _filter_form(answer_filter: AnswerFilter, tags: list[Tag]) -> FilterForm:
@@ -133,7 +143,7 @@ def _bulk_choices(tags: list[Tag]) -> list[Any]:
 def bulk() -> ResponseReturnValue:
     """Change the ticked answers, or every answer under the filter, at once."""
     answer_filter = AnswerFilter.from_args(request.args)
-    back = redirect(url_for("responses.inbox", **request.args.to_dict()))
+    back = redirect(url_for("responses.inbox", **_page_args(answer_filter)))
     form = BulkForm()
     form.action.choices = _bulk_choices(_all_tags())
     if not form.validate_on_submit():
@@ -195,7 +205,8 @@ def _link(answer: Answer) -> str:
 
 def _export_name(extension: str) -> str:
     today = datetime.now(queries.local_zone()).date()
-    return f"vertelpaal-{_('answers')}-{today.isoformat()}.{extension}"
+    what = _("answers")
+    return f"vertelpaal-{what}-{today.isoformat()}.{extension}"
 
 
 @bp.get("/export.csv")
@@ -298,7 +309,8 @@ def _changed(answer: Answer, part: str, error: str | None = None) -> ResponseRet
         return render_template(f"responses/_{part}.html", **_page_parts(answer, error=error))
     if error:
         flash(error, "error")
-    return redirect(url_for("responses.detail", answer_uuid=answer.uuid, **request.args.to_dict()))
+    args = AnswerFilter.from_args(request.args).to_args()
+    return redirect(url_for("responses.detail", answer_uuid=answer.uuid, **args))
 
 
 def _form_error(form: Any) -> str:
@@ -376,9 +388,8 @@ def tags() -> ResponseReturnValue:
             db.session.commit()
             flash(_("Tag %(name)s added.", name=tag.name), "info")
             return redirect(url_for("tags.tags"))
-    used = dict(
-        db.session.execute(select(AnswerTag.tag_id, func.count()).group_by(AnswerTag.tag_id)).tuples().all()
-    )
+    counts = db.session.execute(select(AnswerTag.tag_id, func.count()).group_by(AnswerTag.tag_id))
+    used = {tag_id: count for tag_id, count in counts}
     return render_template("responses/tags.html", form=form, tags=_all_tags(), used=used)
 
 
