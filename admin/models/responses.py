@@ -106,6 +106,8 @@ class Tag(Base):
 
 class AnswerTag(Base):
     __tablename__ = "answer_tags"
+    # The inbox's tag filter and removing a tag everywhere look answers up by their tag.
+    __table_args__ = (Index("ix_answer_tags_tag_answer", "tag_id", "answer_uuid"),)
 
     answer_uuid: Mapped[str] = mapped_column(ForeignKey("answers.uuid", ondelete="CASCADE"), primary_key=True)
     tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)

@@ -233,16 +233,23 @@ def page(
     if not rows:
         return Page([], None, None)
     first, last = Cursor(rows[0].answered_at, rows[0].uuid), Cursor(rows[-1].answered_at, rows[-1].uuid)
+    # Whether there is more on the other side: looked up from the page's edge outwards, so it stops
+    # at the first match (the page we came from); the newest page has nothing newer by definition.
     if after is not None and before is None:
-        more_older = _any(conditions, _older_than(last))
+        more_older = _any(conditions, _older_than(last), NEWEST_FIRST)
+    elif before is not None:
+        more_newer = _any(conditions, _newer_than(first), OLDEST_FIRST)
     else:
-        more_newer = _any(conditions, _newer_than(first))
+        more_newer = False
     answers = load_answers([row.uuid for row in rows])
     return Page(answers, last if more_older else None, first if more_newer else None)
 
 
-def _any(conditions: Sequence[ColumnElement[bool]], extra: ColumnElement[bool]) -> bool:
-    return db.session.scalar(select(Answer.uuid).where(*conditions, extra).limit(1)) is not None
+def _any(
+    conditions: Sequence[ColumnElement[bool]], extra: ColumnElement[bool], order: tuple[Any, ...]
+) -> bool:
+    found = db.session.scalar(select(Answer.uuid).where(*conditions, extra).order_by(*order).limit(1))
+    return found is not None
 
 
 def load_answers(uuids: Sequence[str]) -> list[Answer]:
