@@ -35,8 +35,8 @@ $(BIN)/.installed: pyproject.toml
 
 translations: venv
 	$(BIN)/pybabel extract -F admin/babel.cfg -k _l -o admin/translations/messages.pot admin
-	$(BIN)/pybabel update -q -i admin/translations/messages.pot -d admin/translations
-	$(BIN)/pybabel compile -q -d admin/translations
+	$(BIN)/pybabel -q update --ignore-obsolete -w 100 -i admin/translations/messages.pot -d admin/translations
+	$(BIN)/pybabel -q compile -d admin/translations
 
 test: system-packages venv
 	$(BIN)/ruff check .
