@@ -11,7 +11,7 @@ the next page starts right after it through the index, so page 500 costs what pa
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -317,7 +317,3 @@ def _load_export_details(answers: list[Answer]) -> None:
             selectinload(Answer.notes).selectinload(Note.author),
         )
     ).all()
-
-
-def with_filter(answer_filter: AnswerFilter, **changes: Any) -> AnswerFilter:
-    return replace(answer_filter, **changes)

@@ -23,7 +23,6 @@ from admin.models import (
     AnswerTag,
     Branch,
     Kiosk,
-    Question,
     QuestionKind,
     ReviewStatus,
     Role,
@@ -280,11 +279,3 @@ def add_many(app: Flask, world: World, branch: str, count: int, start: datetime,
             made.append(answer.uuid)
         db.session.commit()
     return made
-
-
-def question_of(app: Flask, question_id: int) -> Question:
-    with app.app_context():
-        question = db.session.get(Question, question_id)
-        assert question is not None
-        db.session.expunge(question)
-        return question
