@@ -50,6 +50,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         questionnaires,
         questions,
         responses,
+        retention,
         storage,
     )
     from admin.demo import cli as demo_cli
@@ -65,6 +66,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         kiosk_api,
         kiosks,
         responses,
+        retention,
     ):
         feature.init_app(app)
     demo_cli.init_app(app)

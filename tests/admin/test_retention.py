@@ -1,0 +1,120 @@
+"""Retention removes exactly the expired recordings (files and posters) and keeps every figure."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import av
+from flask import Flask
+from sqlalchemy import func, select
+
+from admin.extensions import db
+from admin.mediacheck import make_poster
+from admin.mediafiles import operations as media_ops
+from admin.models import (
+    Answer,
+    AnswerKind,
+    AuditEvent,
+    Branch,
+    Media,
+    Question,
+    QuestionKind,
+    Session,
+    utcnow,
+)
+from admin.questionnaires.operations import QuestionnairePlan, create_questionnaire
+from admin.questions.operations import create_question
+from admin.storage import media_store
+from tests.admin.helpers import MEDIA_SET
+
+VIDEO = MEDIA_SET / "sample" / "answer-video.mp4"
+VOICE = MEDIA_SET / "sample" / "answer-voice.m4a"
+
+
+def recording(tmp: Path, source: Path, salt: int) -> Media:
+    """A distinct recording: the sample with different metadata, so each has its own sha256."""
+    target = tmp / f"rec-{salt}{source.suffix}"
+    with av.open(str(source)) as src, av.open(str(target), "w", options={"movflags": "faststart"}) as out:
+        out.metadata["comment"] = f"recording {salt}"
+        streams = {s.index: out.add_stream_from_template(s) for s in src.streams}
+        for packet in src.demux():
+            if packet.dts is not None:
+                packet.stream = streams[packet.stream.index]
+                out.mux(packet)
+    expect = media_ops.Expect.RECORDED_VIDEO if source.suffix == ".mp4" else media_ops.Expect.RECORDED_VOICE
+    return media_ops.store_path(target, expect)
+
+
+def test_retention_removes_expired_recordings_only(app: Flask, tmp_path: Path) -> None:
+    now = utcnow()
+    with app.app_context():
+        branch = Branch(name="Roden")
+        db.session.add(branch)
+        prompt_video = media_ops.store_path(
+            MEDIA_SET / "questions" / "improve.nl.mp4", media_ops.Expect.VIDEO
+        )
+        subtitles = media_ops.store_path(
+            MEDIA_SET / "questions" / "improve.nl.vtt", media_ops.Expect.SUBTITLES
+        )
+        question = create_question("Wat kan beter", QuestionKind.OPEN, "nl", "", prompt_video, subtitles, [])
+        plan = create_questionnaire(QuestionnairePlan("Bezoekers", None, None, None, [branch], [question]))
+        old_video, old_voice, young_video = (
+            recording(tmp_path, VIDEO, 1),
+            recording(tmp_path, VOICE, 2),
+            recording(tmp_path, VIDEO, 3),
+        )
+        # An old recording with a poster made when staff watched it.
+        poster_file = tmp_path / "poster.jpg"
+        poster_file.write_bytes(make_poster(media_store().path(old_video.sha256)))
+        old_video.poster_sha256 = media_ops.store_path(poster_file, media_ops.Expect.PICTOGRAM).sha256
+        answers = {}
+        for name, media, age in (
+            ("old video", old_video, 40),
+            ("old voice", old_voice, 31),
+            ("young video", young_video, 29),
+        ):
+            session = Session(
+                uuid=str(uuid.uuid4()),
+                branch=branch,
+                questionnaire_version=plan.current_version,
+                language="nl",
+                consent=True,
+                started_at=now - timedelta(days=age),
+            )
+            kind = AnswerKind.VIDEO if media.content_type == "video/mp4" else AnswerKind.VOICE
+            answer = Answer(
+                uuid=str(uuid.uuid4()),
+                question=question,
+                kind=kind,
+                media_sha256=media.sha256,
+                branch_id=branch.id,
+                answered_at=now - timedelta(days=age),
+            )
+            session.answers.append(answer)
+            db.session.add(session)
+            answers[name] = answer.uuid
+        db.session.commit()
+        doomed = [old_video.sha256, old_video.poster_sha256, old_voice.sha256]
+        kept = [young_video.sha256, prompt_video.sha256, prompt_video.poster_sha256, subtitles.sha256]
+
+    result = app.test_cli_runner().invoke(args=["retention", "run"])
+    assert result.exit_code == 0, result.output
+    assert "Removed 2 recordings older than 30 days (3 files)" in result.output
+
+    with app.app_context():
+        store = media_store()
+        assert not any(store.exists(sha) for sha in doomed)
+        assert all(store.exists(sha) for sha in kept)
+        assert db.session.scalar(select(func.count()).select_from(Media).where(Media.sha256.in_(doomed))) == 0
+        # The answers stay (the figures do not change); only their recordings are gone.
+        assert db.session.scalar(select(func.count()).select_from(Answer)) == 3
+        assert db.session.get(Answer, answers["old video"]).media_sha256 is None
+        assert db.session.get(Answer, answers["young video"]).media_sha256 == kept[0]
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "retention.purge"))
+        assert event is not None and event.details["recordings"] == 2 and event.actor == "system"
+        assert db.session.scalar(select(Question)) is not None
+
+    again = app.test_cli_runner().invoke(args=["retention", "run", "--days", "28"])
+    assert "Removed 1 recordings older than 28 days" in again.output
