@@ -28,6 +28,7 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
     "MAX_UPLOAD_MB": ("200", "largest upload from a staff page, in MB"),
     "MAX_RECORDING_MB": ("300", "largest answer recording a kiosk may upload, in MB"),
     "UPLOAD_EXPIRY_HOURS": ("48", "an unfinished kiosk upload is deleted after this many hours"),
+    "UPLOAD_READ_TIMEOUT_SECONDS": ("60", "a kiosk silent this long in the middle of a chunk is dropped"),
     # The consent video tells visitors 30 days (media/make_media.py): change both together.
     "RETENTION_RECORDING_DAYS": ("30", "video and voice answers are deleted after this many days"),
     "MEDIA_ACCEL_REDIRECT": (
@@ -76,6 +77,7 @@ def from_environment(instance_path: str, environ: dict[str, str] | None = None) 
         "MAX_CONTENT_LENGTH": int(get("MAX_UPLOAD_MB") or 200) * 1024 * 1024,
         "MAX_RECORDING_MB": int(get("MAX_RECORDING_MB") or 300),
         "UPLOAD_EXPIRY_HOURS": float(get("UPLOAD_EXPIRY_HOURS") or 48),
+        "UPLOAD_READ_TIMEOUT_SECONDS": float(get("UPLOAD_READ_TIMEOUT_SECONDS") or 60),
         "RETENTION_RECORDING_DAYS": int(get("RETENTION_RECORDING_DAYS") or 30),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

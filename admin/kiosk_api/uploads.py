@@ -8,11 +8,12 @@ are JSON ``{"error": ...}`` like the rest of the kiosk API, so a client's error 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from functools import wraps
 from typing import ParamSpec
 
-from flask import Response, jsonify, make_response, request, url_for
+from flask import Response, current_app, jsonify, make_response, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import http_date
@@ -223,9 +224,14 @@ def _patch(upload_id: str) -> ResponseReturnValue:
         # Werkzeug then refuses a chunked body that grows past what is left (and our own limit,
         # not the app's MAX_CONTENT_LENGTH, decides how large one PATCH may be).
         request.max_content_length = remaining + 1
-        received = tus.receive_chunk(
-            partial, request.stream, length=upload.length, declared=request.content_length, checksum=checksum
-        )
+        with _body_read_timeout():
+            received = tus.receive_chunk(
+                partial,
+                request.stream,
+                length=upload.length,
+                declared=request.content_length,
+                checksum=checksum,
+            )
         if received.offset == upload.length:
             try:
                 tus.complete_upload(upload, partial, received.whole_sha256)
@@ -245,6 +251,23 @@ def _patch(upload_id: str) -> ResponseReturnValue:
             db.session.commit()
             tus.discard_partial(upload.id)
     return _no_content(_offset_headers(upload, received.offset))
+
+
+@contextmanager
+def _body_read_timeout() -> Iterator[None]:
+    """A kiosk whose Wi-Fi vanishes mid-chunk, without closing the connection, must not hold the
+    upload's lock forever: gunicorn's gthread workers read request bodies without a timeout."""
+    sock = request.environ.get("gunicorn.socket")
+    if sock is None:  # another server (tests, development) keeps its own timeouts
+        yield
+        return
+    previous = sock.gettimeout()
+    sock.settimeout(float(current_app.config["UPLOAD_READ_TIMEOUT_SECONDS"]))
+    try:
+        yield
+    finally:
+        with suppress(OSError):
+            sock.settimeout(previous)
 
 
 def _patch_finished(upload: Upload, offset: int) -> Response:
