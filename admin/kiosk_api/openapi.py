@@ -27,6 +27,12 @@ UNAUTHORIZED = {"401": _error("unknown or revoked kiosk token; nothing was store
 TUS_VERSION = {"name": "Tus-Resumable", "in": "header", "required": True, "schema": {"const": "1.0.0"}}
 
 
+def offset_body(required: bool) -> dict[str, Any]:
+    """A tus chunk: raw bytes."""
+    content = {"application/offset+octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+    return {"required": required, "content": content}
+
+
 def _status(*pairs: str) -> dict[str, Any]:
     """("404", "what it means", "409", ...) as OpenAPI responses."""
     return {code: {"description": text} for code, text in zip(pairs[::2], pairs[1::2], strict=True)}
@@ -351,14 +357,7 @@ def spec() -> dict[str, Any]:
                 "patch": {
                     "summary": "tus: the next chunk (Upload-Offset, optional Upload-Checksum)",
                     "parameters": [UPLOAD_ID, TUS_VERSION, _tus_header("Upload-Offset", {"type": "string"})],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/offset+octet-stream": {
-                                "schema": {"type": "string", "format": "binary"}
-                            }
-                        },
-                    },
+                    "requestBody": offset_body(required=True),
                     "responses": {
                         "204": {"description": "stored and fsynced; the new Upload-Offset"},
                         **_status(
@@ -393,14 +392,7 @@ def spec() -> dict[str, Any]:
                         TUS_VERSION,
                         _tus_header("X-HTTP-Method-Override", {"enum": ["PATCH", "HEAD", "DELETE"]}),
                     ],
-                    "requestBody": {
-                        "required": False,
-                        "content": {
-                            "application/offset+octet-stream": {
-                                "schema": {"type": "string", "format": "binary"}
-                            }
-                        },
-                    },
+                    "requestBody": offset_body(required=False),
                     "responses": {
                         "200": {"description": "as HEAD"},
                         "204": {"description": "as PATCH or DELETE"},
