@@ -26,6 +26,7 @@ from admin.models import (
     Session,
     Upload,
 )
+from admin.storage import SHA256_PATTERN
 
 # Which answer kinds fit which question kinds.
 ALLOWED = {
@@ -119,7 +120,7 @@ def store_session(kiosk: Kiosk, session_uuid: str, body: dict[str, Any]) -> Outc
         if kind.is_recording:
             if not consent:
                 raise Invalid(f"answer {answer_uuid}: a recording needs the visitor's consent")
-            if not isinstance(media, str) or len(media) != 64 or value is not None:
+            if not isinstance(media, str) or not SHA256_PATTERN.match(media) or value is not None:
                 raise Invalid(f"answer {answer_uuid}: a recording has media_sha256 and no value")
             if not _uploaded_by(kiosk, media):
                 missing.append(media)
@@ -184,8 +185,8 @@ def _int(body: dict[str, Any], key: str) -> int:
 
 def _text(body: dict[str, Any], key: str, limit: int) -> str:
     value = body.get(key)
-    if not isinstance(value, str) or not value or len(value) > limit:
-        raise Invalid(f"{key} must be text of at most {limit} characters")
+    if not isinstance(value, str) or not value or len(value) > limit or not value.isprintable():
+        raise Invalid(f"{key} must be printable text of at most {limit} characters")
     return value
 
 

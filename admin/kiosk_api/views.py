@@ -3,6 +3,7 @@ admin/kiosks/operations.py; the tus upload endpoint is in uploads.py."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import abort, jsonify, request
@@ -19,6 +20,7 @@ from admin.mediafiles.views import send_media
 from admin.models import Enrollment, Media, utcnow
 from admin.storage import SHA256_PATTERN, media_store
 
+UUID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 HEARTBEAT_FIELDS = {
     "app_version": str,
     "uptime_seconds": (int, float),
@@ -56,7 +58,7 @@ def openapi() -> ResponseReturnValue:
 def create_enrollment() -> ResponseReturnValue:
     body = request.get_json(silent=True) or {}
     name = body.get("name", "") if isinstance(body, dict) else ""
-    created = kiosk_ops.request_enrollment(name if isinstance(name, str) else "")
+    created = kiosk_ops.request_enrollment(printable(name) if isinstance(name, str) else "")
     db.session.commit()
     enrollment = created.enrollment
     return jsonify(
@@ -72,6 +74,8 @@ def create_enrollment() -> ResponseReturnValue:
 
 @bp.get("/enrollments/<enrollment_id>")
 def poll_enrollment(enrollment_id: str) -> ResponseReturnValue:
+    if not UUID_PATTERN.match(enrollment_id):
+        return _error("unknown enrollment", 404)
     enrollment = db.session.get(Enrollment, enrollment_id)
     secret = request.headers.get("X-Enrollment-Secret", "")
     if enrollment is None or not secret or enrollment.secret_hash != hash_secret(secret):
@@ -156,5 +160,10 @@ def _status(body: dict[str, Any]) -> dict[str, Any]:
         # bool is an int in Python: only a bool field takes true/false.
         if value is None or isinstance(value, bool) != (kinds is bool) or not isinstance(value, kinds):
             continue
-        status[key] = value[:200] if isinstance(value, str) else value
+        status[key] = printable(value)[:200] if isinstance(value, str) else value
     return status
+
+
+def printable(text: str) -> str:
+    """Text without control characters (PostgreSQL refuses NUL; none belong in a name anyway)."""
+    return "".join(ch for ch in text if ch.isprintable())

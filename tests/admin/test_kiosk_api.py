@@ -356,3 +356,21 @@ def test_the_openapi_document_describes_every_route(app: Flask, client: FlaskCli
             methods.discard("HEAD")  # Flask answers HEAD for every GET
         for method in methods:
             assert (path, method) in documented, (path, method)
+
+
+def test_nul_and_control_characters_are_refused_not_a_server_error(
+    app: Flask, client: FlaskClient, seeded: None
+) -> None:
+    # PostgreSQL cannot store NUL: every text a kiosk sends is checked before it reaches the database.
+    created = client.post(f"{API}/enrollments", json={"name": "hal\x00 1\n"})
+    assert created.status_code == 201
+    assert client.get(f"{API}/enrollments/\x00abc", headers={"X-Enrollment-Secret": "x"}).status_code == 404
+    kiosk = enroll(app, client)
+    body = session_body(visitors_questionnaire(client, kiosk))
+    body["language"] = "n\x00l"
+    response = client.put(f"{API}/sessions/{uuid.uuid4()}", json=body, headers=kiosk.headers)
+    assert response.status_code == 422 and "printable" in response.get_json()["error"]
+    beat = client.post(f"{API}/heartbeat", json={"app_version": "1.\x002"}, headers=kiosk.headers)
+    assert beat.status_code == 200
+    with app.app_context():
+        assert db.session.get(Kiosk, kiosk.id).status["app_version"] == "1.2"
