@@ -214,10 +214,6 @@ def create_app(config: KioskConfig, devices: Devices | None = None) -> Flask:
             return _error(f"no camera: {error}", 503)
         return Response(_mjpeg(devices), mimetype="multipart/x-mixed-replace; boundary=frame")
 
-    @app.teardown_appcontext
-    def _teardown(_exc: BaseException | None) -> None:
-        pass
-
     return app
 
 
