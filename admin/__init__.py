@@ -105,3 +105,6 @@ def _security_headers(response: Response) -> Response:
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")
     return response
+    if current_app.config["PRODUCTION"]:
+        # Browsers remember for two years to come only over HTTPS (development runs on plain http).
+        response.headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")

@@ -25,6 +25,7 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
     "MEDIA_ROOT": (None, "folder for uploaded media; default <instance>/media"),
     "REDIS_URL": (None, "Redis for jobs and rate limits; empty means inline jobs and in-memory limits"),
     "SESSION_IDLE_MINUTES": ("30", "staff sessions end after this many minutes without a request"),
+    "SESSION_ABSOLUTE_HOURS": ("12", "staff sessions end this many hours after signing in, however busy"),
     "MAX_UPLOAD_MB": ("200", "largest upload from a staff page, in MB"),
     "MAX_RECORDING_MB": ("300", "largest answer recording a kiosk may upload, in MB"),
     "UPLOAD_EXPIRY_HOURS": ("48", "an unfinished kiosk upload is deleted after this many hours"),
@@ -80,8 +81,15 @@ def from_environment(instance_path: str, environ: dict[str, str] | None = None) 
         "UPLOAD_READ_TIMEOUT_SECONDS": float(get("UPLOAD_READ_TIMEOUT_SECONDS") or 60),
         "RETENTION_RECORDING_DAYS": int(get("RETENTION_RECORDING_DAYS") or 30),
         "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_ABSOLUTE_LIFETIME": timedelta(hours=float(get("SESSION_ABSOLUTE_HOURS") or 12)),
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_SECURE": production,
         "SESSION_REFRESH_EACH_REQUEST": True,
     }
+        # __Host- cookies are refused by browsers unless Secure, Path=/ and without Domain: the
+        # session can be neither set by a sibling host nor sent over plain HTTP. Development keeps
+        # the plain name, as http://127.0.0.1 cannot keep a Secure cookie.
+        "SESSION_COOKIE_NAME": "__Host-vertelpaal" if production else "vertelpaal",
+        "SESSION_COOKIE_PATH": "/",
+        "SESSION_COOKIE_DOMAIN": None,

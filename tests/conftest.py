@@ -24,7 +24,7 @@ from werkzeug.serving import make_server
 
 from admin.extensions import db
 from admin.models import Branch, Role, User
-from tests.admin.helpers import PASSWORD
+from tests.admin.helpers import LIVE_APPS, PASSWORD, TOTP_SECRET
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.postgres import throwaway_cluster
 
@@ -171,7 +171,10 @@ def live_server(app: Flask) -> Iterator[str]:
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
+    base = f"http://127.0.0.1:{server.server_port}"
+    LIVE_APPS[base] = app
+    yield base
+    del LIVE_APPS[base]
     server.shutdown()
     thread.join(timeout=5)
     server.server_close()
@@ -214,6 +217,9 @@ def make_branch(app: Flask) -> Callable[..., Branch]:
 
 
 @pytest.fixture
+ADMINS_GET_TOTP = "<admins get TOTP_SECRET>"
+
+
 def make_user(app: Flask) -> Callable[..., User]:
     from admin.accounts.operations import create_user
 
@@ -224,10 +230,15 @@ def make_user(app: Flask) -> Callable[..., User]:
         password: str = PASSWORD,
         locale: str = "nl",
     ) -> User:
+        totp_secret: str | None = ADMINS_GET_TOTP,
         with app.app_context():
+        """A user; admins have two-step sign-in with TOTP_SECRET unless ``totp_secret`` says otherwise."""
             chosen = [db.session.scalar(db.select(Branch).where(Branch.name == n)) for n in branches]
             user = create_user(email, password, role, chosen, locale=locale)
             db.session.commit()
+            if totp_secret is ADMINS_GET_TOTP:
+                totp_secret = TOTP_SECRET if role is Role.ADMIN else None
+            user.totp_secret = totp_secret
             db.session.refresh(user)
             db.session.expunge(user)
             return user

@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from admin.accounts import cli, views
+from admin.accounts import cli, sessions, views
 
 
 def init_app(app: Flask) -> None:
@@ -13,4 +13,5 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = None  # the login page itself says what to do
     login_manager.session_protection = "strong"
     app.register_blueprint(views.bp)
+    app.before_request(sessions.enforce)
     app.cli.add_command(cli.users)

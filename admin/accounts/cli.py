@@ -41,3 +41,16 @@ def create(email: str, role: str, branch_names: tuple[str, ...], password_stdin:
         raise click.ClickException(str(error)) from error
     db.session.commit()
     click.echo(f"Created {user.role.value} {user.email}.")
+
+
+@users.command("reset-2fa")
+@click.argument("email")
+@with_appcontext
+def reset_2fa(email: str) -> None:
+    """Turn two-step sign-in off for a lost phone; the user sets it up again at the next sign-in."""
+    user = operations.find_user(email)
+    if user is None:
+        raise click.ClickException(f"There is no account for {email!r}.")
+    operations.reset_two_step(user)
+    db.session.commit()
+    click.echo(f"Two-step sign-in of {user.email} is reset; their sessions are ended.")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, SelectMultipleField
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from admin.forms import choices
@@ -43,3 +43,11 @@ class UserForm(FlaskForm):
     locale = SelectField(_l("Language"), choices=LOCALE_CHOICES)
     active = BooleanField(_l("Account is active"), default=True)
     password = PasswordField(_l("First password (at least 10 characters)"))
+
+
+class CodeForm(FlaskForm):
+    code = StringField(
+        _l("6-digit code from your authenticator app"),
+        validators=[DataRequired(), Length(max=12)],
+        render_kw={"inputmode": "numeric", "autocomplete": "one-time-code", "spellcheck": "false"},
+    )

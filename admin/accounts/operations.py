@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from admin import audit
+from admin.accounts import two_step
 from admin.extensions import db
 from admin.models import Branch, Role, User, utcnow
 
@@ -66,7 +67,8 @@ def create_user(email: str, password: str, role: Role, branches: list[Branch], l
 @dataclass(frozen=True)
 class LoginResult:
     user: User | None
-    wait_seconds: int = 0  # > 0: too many wrong passwords; try again after this
+    wait_seconds: int = 0  # > 0: too many wrong passwords or codes; try again after this
+    needs_code: bool = False  # the password was right; the account's two-step code comes next
 
 
 def authenticate(email: str, password: str, now: datetime | None = None) -> LoginResult:
@@ -76,21 +78,104 @@ def authenticate(email: str, password: str, now: datetime | None = None) -> Logi
     if user is None:
         _verify(_DUMMY_HASH, password)
         return LoginResult(None)
-    if user.locked_until and user.locked_until > now:
-        return LoginResult(None, wait_seconds=math.ceil((user.locked_until - now).total_seconds()))
+    if wait := _wait_seconds(user, now):
+        return LoginResult(None, wait_seconds=wait)
     if not user.active or not _verify(user.password_hash, password):
-        user.failed_logins += 1
-        if user.failed_logins >= FREE_ATTEMPTS:
-            lock = timedelta(seconds=30 * 2 ** (user.failed_logins - FREE_ATTEMPTS))
-            user.locked_until = now + min(lock, MAX_LOCK)
-        audit.record("login.failed", f"user:{user.id}", actor=user, attempts=user.failed_logins)
+        _count_failure(user, now, "login.failed")
         return LoginResult(None)
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    if user.totp_secret:
+        # The count of failures starts again only once the code is right too: a right password
+        # must not wipe out the wrong codes guessed before it.
+        return LoginResult(user, needs_code=True)
+    _signed_in(user, now)
+    return LoginResult(user)
+
+
+def verify_code(user: User, code: str, now: datetime | None = None) -> LoginResult:
+    """The second step: a code from the account's authenticator app, each usable once."""
+    now = now or utcnow()
+    if wait := _wait_seconds(user, now):
+        return LoginResult(None, wait_seconds=wait)
+    if not user.active or not user.totp_secret or not _accept_code(user, code, now):
+        _count_failure(user, now, "login.failed_code")
+        return LoginResult(None)
+    _signed_in(user, now)
+    return LoginResult(user)
+
+
+def _accept_code(user: User, code: str, now: datetime) -> bool:
+    step = two_step.step_of(code, user.totp_secret or "", now.timestamp())
+    if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
+        return False  # wrong, or this code (or an older one) was already used
+    user.totp_last_step = step
+    return True
+
+
+def _wait_seconds(user: User, now: datetime) -> int:
+    if user.locked_until and _aware(user.locked_until) > now:
+        return math.ceil((_aware(user.locked_until) - now).total_seconds())
+    return 0
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands datetimes back without their time zone; every stored time is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _count_failure(user: User, now: datetime, action: str) -> None:
+    user.failed_logins += 1
+    if user.failed_logins >= FREE_ATTEMPTS:
+        lock = timedelta(seconds=30 * 2 ** min(user.failed_logins - FREE_ATTEMPTS, 10))
+        user.locked_until = now + min(lock, MAX_LOCK)
+    audit.record(action, f"user:{user.id}", actor=user, attempts=user.failed_logins)
+
+
+def _signed_in(user: User, now: datetime) -> None:
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
-    return LoginResult(user)
+
+
+def start_two_step() -> str:
+    """A new secret for an account to set up; stored only once a code from it is confirmed."""
+    return two_step.new_secret()
+
+
+def confirm_two_step(user: User, secret: str, code: str, now: datetime | None = None) -> None:
+    now = now or utcnow()
+    step = two_step.step_of(code, secret, now.timestamp())
+    if step is None:
+        raise AccountError(_("That code is not right. Check the time on your phone and try again."))
+    user.totp_secret = secret
+    user.totp_last_step = step
+    audit.record("user.two_step_on", f"user:{user.id}")
+
+
+def turn_off_two_step(user: User, code: str, now: datetime | None = None) -> None:
+    """Staff and viewers may go back to a password alone; admins may not."""
+    now = now or utcnow()
+    if user.is_admin:
+        raise AccountError(_("Admins always sign in in two steps."))
+    if not user.totp_secret:
+        return
+    if wait := _wait_seconds(user, now):
+        raise AccountError(_("Too many wrong codes. Try again in %(s)d seconds.", s=wait))
+    if not _accept_code(user, code, now):
+        _count_failure(user, now, "two_step_off.failed_code")
+        raise AccountError(_("That code is not right or was already used."))
+    user.totp_secret = None
+    user.totp_last_step = None
+    audit.record("user.two_step_off", f"user:{user.id}")
+
+
+def reset_two_step(user: User) -> None:
+    """For a lost phone: the account sets up two-step sign-in again at its next sign-in."""
+    user.totp_secret = None
+    user.totp_last_step = None
+    user.session_version += 1  # whoever holds the phone's sessions is signed out
+    audit.record("user.two_step_reset", f"user:{user.id}", email=user.email)
 
 
 def _verify(password_hash: str, password: str) -> bool:

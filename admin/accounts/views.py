@@ -7,9 +7,9 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
 from admin import audit
-from admin.accounts import operations
-from admin.accounts.forms import LanguageForm, LoginForm, PasswordForm, UserForm
-from admin.auth import admin_required
+from admin.accounts import operations, sessions, two_step
+from admin.accounts.forms import CodeForm, LanguageForm, LoginForm, PasswordForm, UserForm
+from admin.auth import admin_required, load_user
 from admin.extensions import db, limiter
 from admin.forms import choices
 from admin.models import Branch, Role, User
@@ -26,26 +26,81 @@ def login() -> ResponseReturnValue:
     status = 200
     if form.validate_on_submit():
         result = operations.authenticate(form.email.data or "", form.password.data or "")
-        if result.user is not None:
-            session.clear()
-            session.permanent = True  # the idle limit is PERMANENT_SESSION_LIFETIME
-            login_user(result.user)
-            audit.record("login", f"user:{result.user.id}", actor=result.user)
+        if result.user is not None and result.needs_code:
             db.session.commit()
-            return redirect(_safe_next(request.args.get("next")))
+            session.clear()
+            session[PENDING_USER] = result.user.get_id()
+            session[PENDING_SINCE] = int(sessions.clock())
+            session[PENDING_NEXT] = _safe_next(request.args.get("next"))
+            return redirect(url_for("accounts.login_code"))
+        if result.user is not None:
+            return _sign_in(result.user, _safe_next(request.args.get("next")))
         db.session.commit()
-        if result.wait_seconds:
-            flash(_("Too many wrong passwords. Try again in %(s)d seconds.", s=result.wait_seconds), "error")
-            status = 429
-        else:
-            flash(_("E-mail address or password is not right."), "error")
-            status = 401
+        status = _refused(
+            result,
+            _("E-mail address or password is not right."),
+            _("Too many wrong passwords. Try again in %(s)d seconds.", s=result.wait_seconds),
+        )
     return render_template("accounts/login.html", form=form), status
+
+
+# Between a right password and a right code: whose code is asked, since when, where to go next.
+PENDING_USER, PENDING_SINCE, PENDING_NEXT = "pending_user", "pending_since", "pending_next"
+PENDING_SECONDS = 5 * 60
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@limiter.limit("30 per minute", methods=["POST"])
+def login_code() -> ResponseReturnValue:
+    user = _pending_user()
+    if user is None:
+        session.clear()
+        flash(_("Please sign in again."), "info")
+        return redirect(url_for("accounts.login"))
+    form = CodeForm()
+    status = 200
+    if form.validate_on_submit():
+        result = operations.verify_code(user, form.code.data or "")
+        if result.user is not None:
+            return _sign_in(result.user, session.get(PENDING_NEXT) or url_for("home.index"))
+        db.session.commit()
+        status = _refused(
+            result,
+            _("That code is not right or was already used."),
+            _("Too many wrong attempts. Try again in %(s)d seconds.", s=result.wait_seconds),
+        )
+    return render_template("accounts/login_code.html", form=form), status
+
+
+def _pending_user() -> User | None:
+    pending, since = session.get(PENDING_USER), session.get(PENDING_SINCE)
+    if not isinstance(pending, str) or not isinstance(since, int):
+        return None
+    if sessions.clock() - since > PENDING_SECONDS:
+        return None
+    return load_user(pending)  # None once the password changed or the account was disabled
+
+
+def _refused(result: operations.LoginResult, wrong: str, wait: str) -> int:
+    if result.wait_seconds:
+        flash(wait, "error")
+        return 429
+    flash(wrong, "error")
+    return 401
+
+
+def _sign_in(user: User, target: str) -> ResponseReturnValue:
+    session.clear()
+    login_user(user)
+    sessions.start()
+    audit.record("login", f"user:{user.id}", actor=user)
+    db.session.commit()
+    return redirect(target)
 
 
 def _safe_next(target: str | None) -> str:
     # Only a path on this site, never another host.
-    if target and target.startswith("/") and not target.startswith("//"):
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return url_for("home.index")
 
@@ -57,6 +112,59 @@ def logout() -> ResponseReturnValue:
     session.clear()
     flash(_("You are signed out."), "info")
     return redirect(url_for("accounts.login"))
+
+
+@bp.route("/account/two-step", methods=["GET", "POST"])
+@login_required
+def two_step_setup() -> ResponseReturnValue:
+    """Set up two-step sign-in: scan or type the secret, then confirm it with a code."""
+    if current_user.totp_secret:
+        flash(_("Two-step sign-in is already on."), "info")
+        return redirect(url_for("accounts.account"))
+    secret = session.get(SETUP_SECRET)
+    if not isinstance(secret, str):
+        secret = session[SETUP_SECRET] = operations.start_two_step()
+    form = CodeForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            operations.confirm_two_step(current_user, secret, form.code.data or "")
+        except operations.AccountError as error:
+            form.code.errors = [str(error)]
+            status = 422
+        else:
+            db.session.commit()
+            session.pop(SETUP_SECRET, None)  # never shown again
+            flash(_("Two-step sign-in is on. From now on you sign in with a code as well."), "info")
+            return redirect(url_for("home.index"))
+    uri = two_step.provisioning_uri(secret, current_user.email)
+    return render_template(
+        "accounts/two_step_setup.html",
+        form=form,
+        qr_code=two_step.qr_code_data_uri(uri),
+        secret=two_step.grouped(secret),
+    ), status
+
+
+SETUP_SECRET = "two_step_setup_secret"
+
+
+@bp.post("/account/two-step/off")
+@login_required
+def two_step_off() -> ResponseReturnValue:
+    form = CodeForm(prefix="off")
+    if form.validate_on_submit():
+        try:
+            operations.turn_off_two_step(current_user, form.code.data or "")
+        except operations.AccountError as error:
+            db.session.commit()  # a wrong code counts toward the slow-down
+            flash(str(error), "error")
+            return redirect(url_for("accounts.account"), 303)
+        db.session.commit()
+        flash(_("Two-step sign-in is off."), "info")
+    else:
+        flash(_("Type the code from your authenticator app."), "error")
+    return redirect(url_for("accounts.account"), 303)
 
 
 @bp.route("/account", methods=["GET", "POST"])
@@ -81,7 +189,12 @@ def account() -> ResponseReturnValue:
         current_user.locale = language_form.locale.data
         db.session.commit()
         return redirect(url_for("accounts.account"))
-    return render_template("accounts/account.html", password_form=password_form, language_form=language_form)
+    return render_template(
+        "accounts/account.html",
+        password_form=password_form,
+        language_form=language_form,
+        two_step_off_form=CodeForm(prefix="off"),
+    )
 
 
 @bp.get("/users")

@@ -40,6 +40,11 @@ def seed(media_set: Path, days: int) -> None:
     )
     for email, role in report.accounts:
         click.echo(f"  {role:7} {email}  password: {demo_seed.DEMO_PASSWORD}")
+    click.echo(
+        f"Admins sign in in two steps: add the key {demo_seed.DEMO_TOTP_SECRET} to an authenticator app,\n"
+        "or print the current code with\n"
+        f"  python3 -c 'import pyotp; print(pyotp.TOTP(\"{demo_seed.DEMO_TOTP_SECRET}\").now())'"
+    )
 
 
 def init_app(app: Flask) -> None:

@@ -50,6 +50,8 @@ TAGS = [
     ("activiteiten", "#d63384"),
 ]
 DEMO_PASSWORD = "vertelpaal-demo"
+# Admins sign in in two steps; the demo admin's authenticator key is fixed so a demo can be followed.
+DEMO_TOTP_SECRET = "VERTELPAALDEMOADMINTOTPSECRET234"
 DEMO_ACCOUNTS = [
     ("admin@vertelpaal.example", Role.ADMIN, []),
     ("roden@vertelpaal.example", Role.STAFF, ["Roden", "Norg", "Peize"]),
@@ -81,7 +83,9 @@ def seed(media_set: Path = DEFAULT_MEDIA_SET, days: int = 150, rng_seed: int = 2
     db.session.add_all(branches.values())
     db.session.add_all(Tag(name=name, colour=colour) for name, colour in TAGS)
     for email, role, names in DEMO_ACCOUNTS:
-        create_user(email, DEMO_PASSWORD, role, [branches[n] for n in names])
+        user = create_user(email, DEMO_PASSWORD, role, [branches[n] for n in names])
+        if role is Role.ADMIN:
+            user.totp_secret = DEMO_TOTP_SECRET
     questions = {q["key"]: _question(media_set, q) for q in manifest["questions"]}
 
     today = datetime.now(UTC).date()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Column, Enum, ForeignKey, String, Table
+from sqlalchemy import BigInteger, Column, Enum, ForeignKey, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from admin.models.base import Base, utcnow
@@ -41,6 +41,10 @@ class User(Base):
     session_version: Mapped[int] = mapped_column(default=1)
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
+    # Two-step sign-in: the TOTP secret (base32) once confirmed, and the last time step accepted,
+    # so that a code seen over someone's shoulder cannot be used a second time.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
 

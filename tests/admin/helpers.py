@@ -1,14 +1,21 @@
-"""Helpers for admin tests: signing in through the real login form."""
+"""Helpers for admin tests: signing in through the real login form (and its two-step code)."""
 
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
+import pyotp
+from flask import Flask
 from flask.testing import FlaskClient
+from playwright.sync_api import Page
+from sqlalchemy import select
 
 MEDIA_SET = Path(__file__).resolve().parents[2] / "media"
 PASSWORD = "correct horse battery"
+# Admins made by the test factories (and the demo admin) have this two-step secret.
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
@@ -22,4 +29,44 @@ def csrf_token(client: FlaskClient, path: str) -> str:
 def login(client: FlaskClient, email: str, password: str = PASSWORD) -> int:
     token = csrf_token(client, "/login")
     response = client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+    if response.status_code == 302 and response.location.endswith("/login/code"):
+        token = csrf_token(client, "/login/code")
+        code = next_code(client.application, email)
+        response = client.post("/login/code", data={"code": code, "csrf_token": token})
     return response.status_code
+
+
+def next_code(app: Flask, email: str, at: float | None = None) -> str:
+    """A two-step code the account has not used yet: the earliest step the server takes at ``at``."""
+    from admin.accounts import two_step
+    from admin.extensions import db
+    from admin.models import User
+
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+        assert user is not None and user.totp_secret, f"{email} has no two-step sign-in"
+        secret, last = user.totp_secret, user.totp_last_step
+        db.session.remove()
+    totp = pyotp.TOTP(secret)
+    current = totp.timecode(time.time() if at is None else at)
+    for step in range(current - two_step.DRIFT_STEPS, current + two_step.DRIFT_STEPS + 1):
+        if last is None or step > last:
+            return totp.generate_otp(step)
+    raise AssertionError(f"{email} signed in too often in a minute for fresh codes")
+
+
+# Base URL of each running live server → its app, so a browser sign-in can find a fresh code.
+LIVE_APPS: dict[str, Flask] = {}
+
+
+def browser_sign_in(page: Page, base: str, email: str, password: str = PASSWORD) -> None:
+    """Sign in through the login page in Chromium, typing the two-step code when one is asked."""
+    page.goto(f"{base}/login")
+    page.get_by_label("E-mailadres").fill(email)
+    page.get_by_label("Wachtwoord").fill(password)
+    page.get_by_role("button", name="Inloggen").click()
+    page.wait_for_load_state()
+    if page.url.endswith("/login/code"):
+        page.locator("input[name=code]").fill(next_code(LIVE_APPS[base], email))
+        page.get_by_role("button", name="Inloggen").click()
+        page.wait_for_load_state()

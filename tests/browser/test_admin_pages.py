@@ -13,16 +13,13 @@ from sqlalchemy import select
 
 from admin.extensions import db
 from admin.models import Question, Questionnaire, Role
-from tests.admin.helpers import MEDIA_SET, PASSWORD
+from tests.admin.helpers import MEDIA_SET, PASSWORD, browser_sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("database", ["sqlite"], indirect=True)]
 
 
 def sign_in(page: Page, base: str, email: str, password: str = PASSWORD) -> None:
-    page.goto(f"{base}/login")
-    page.get_by_label("E-mailadres").fill(email)
-    page.get_by_label("Wachtwoord").fill(password)
-    page.get_by_role("button", name="Inloggen").click()
+    browser_sign_in(page, base, email, password)
 
 
 def test_coordinator_builds_a_questionnaire_that_another_branch_cannot_see(
