@@ -36,6 +36,10 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
         None,
         "e.g. /protected-media/: nginx sends media files after the app checked access",
     ),
+    "KIOSK_SEALING_KEY_FILE": (
+        None,
+        "private keys (0600) that open kiosks' sealed recordings; default <instance>/kiosk-sealing.key",
+    ),
 }
 
 DEVELOPMENT_SECRET = "development-only-secret-do-not-use-in-production"
@@ -74,6 +78,8 @@ def from_environment(instance_path: str, environ: dict[str, str] | None = None) 
         "MEDIA_ROOT": media_root,
         "REDIS_URL": get("REDIS_URL"),
         "MEDIA_ACCEL_REDIRECT": get("MEDIA_ACCEL_REDIRECT"),
+        "KIOSK_SEALING_KEY_FILE": get("KIOSK_SEALING_KEY_FILE")
+        or str(Path(instance_path) / "kiosk-sealing.key"),
         "PERMANENT_SESSION_LIFETIME": timedelta(minutes=int(get("SESSION_IDLE_MINUTES") or 30)),
         "MAX_CONTENT_LENGTH": int(get("MAX_UPLOAD_MB") or 200) * 1024 * 1024,
         "MAX_RECORDING_MB": int(get("MAX_RECORDING_MB") or 300),

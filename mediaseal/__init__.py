@@ -78,14 +78,14 @@ def encode_key(key: bytes) -> str:
     return base64.b64encode(key).decode("ascii")
 
 
-def decode_public_key(text: str) -> bytes:
-    """A base64 Curve25519 public key as the server hands it out; raises SealError."""
+def decode_key(text: str) -> bytes:
+    """A base64 Curve25519 key (public or private, both 32 bytes); raises SealError."""
     try:
         key = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise SealError("the sealing key is not base64") from exc
+        raise SealError("the key is not base64") from exc
     if len(key) != PublicKey.SIZE:
-        raise SealError(f"a sealing key has {PublicKey.SIZE} bytes, not {len(key)}")
+        raise SealError(f"a key has {PublicKey.SIZE} bytes, not {len(key)}")
     return key
 
 

@@ -93,6 +93,7 @@ def _app_config(database_url: str, directory: Path) -> dict[str, object]:
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "MEDIA_ROOT": str(directory / "media"),
+        "KIOSK_SEALING_KEY_FILE": str(directory / "kiosk-sealing.key"),
         "SECRET_KEY": "test-secret",
         "WTF_CSRF_ENABLED": True,
     }

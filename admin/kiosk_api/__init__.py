@@ -11,8 +11,10 @@ from admin.kiosk_api.blueprint import bp
 
 
 def init_app(app: Flask) -> None:
+    from admin import sealing
     from admin.extensions import csrf
 
+    sealing.init_app(app)  # flask --app admin keys init|show|rotate|retire
     # Kiosks send a bearer token, never a cookie, so there is no cross-site request to forge.
     csrf.exempt(bp)
     app.register_blueprint(bp)

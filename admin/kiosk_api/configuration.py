@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import exists, or_, select
 
+from admin import sealing
 from admin.extensions import db
 from admin.models import (
     AnswerOption,
@@ -69,6 +70,8 @@ def build(kiosk: Kiosk, today: date) -> dict[str, Any]:
         "kiosk": {"id": kiosk.id, "name": kiosk.name},
         "branch": {"id": kiosk.branch.id, "name": kiosk.branch.name},
         "consent_version": CONSENT_VERSION,
+        # Recordings are sealed to this key on the kiosk; a rotation changes the ETag.
+        "sealing_key": sealing.current_keys().public_document(),
         "questionnaires": [
             {
                 "id": q.id,

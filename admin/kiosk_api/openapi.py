@@ -39,6 +39,13 @@ def _status(*pairs: str) -> dict[str, Any]:
 
 
 UPLOAD_ID = {"name": "upload_id", "in": "path", "required": True, "schema": UUID}
+SEALING_KEY = {"$ref": "#/components/schemas/SealingKey"}
+UPLOAD_METADATA = (
+    "tus Upload-Metadata: filetype (video/mp4 | audio/mp4), sha256 (hex, of the bytes uploaded), "
+    "optional filename and answer. A sealed recording (mediaseal format, sealed to sealing_key) adds "
+    "sealed = 1 and plain_sha256 (hex, of the recording inside): the server opens it with its private "
+    "key and stores the recording under plain_sha256, which the session then names."
+)
 
 
 def spec() -> dict[str, Any]:
@@ -93,12 +100,23 @@ def spec() -> dict[str, Any]:
                         },
                     },
                 },
+                "SealingKey": {
+                    "type": "object",
+                    "description": "The server's current public key: kiosks seal recordings to it",
+                    "required": ["id", "public_key", "algorithm"],
+                    "properties": {
+                        "id": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
+                        "public_key": {"type": "string", "description": "base64, 32 bytes (Curve25519)"},
+                        "algorithm": {"const": "x25519-xsalsa20poly1305"},
+                    },
+                },
                 "Config": {
                     "type": "object",
                     "required": [
                         "kiosk",
                         "branch",
                         "consent_version",
+                        "sealing_key",
                         "questionnaires",
                         "languages",
                         "media",
@@ -107,6 +125,7 @@ def spec() -> dict[str, Any]:
                         "kiosk": {"type": "object"},
                         "branch": {"type": "object"},
                         "consent_version": {"type": "string"},
+                        "sealing_key": SEALING_KEY,
                         "questionnaires": {"type": "array", "items": {"type": "object"}},
                         "languages": {"type": "array", "items": {"type": "string"}},
                         "media": {
@@ -183,12 +202,13 @@ def spec() -> dict[str, Any]:
                         "200": _json(
                             {
                                 "type": "object",
-                                "required": ["kiosk_id", "token", "branch"],
+                                "required": ["kiosk_id", "token", "branch", "sealing_key"],
                                 "properties": {
                                     "status": {"const": "approved"},
                                     "kiosk_id": {"type": "integer"},
                                     "token": {"type": "string"},
                                     "branch": {"type": "object"},
+                                    "sealing_key": SEALING_KEY,
                                 },
                             },
                             "approved: the kiosk's token",
@@ -323,7 +343,7 @@ def spec() -> dict[str, Any]:
                     "parameters": [
                         _tus_header("Tus-Resumable", {"type": "string"}),
                         _tus_header("Upload-Length", {"type": "string"}),
-                        _tus_header("Upload-Metadata", {"type": "string"}),
+                        _tus_header("Upload-Metadata", {"type": "string", "description": UPLOAD_METADATA}),
                     ],
                     "responses": {
                         "201": {"description": "created; Location names the upload", "headers": TUS_HEADERS},
@@ -376,7 +396,7 @@ def spec() -> dict[str, Any]:
                             "415",
                             "not application/offset+octet-stream",
                             "422",
-                            "the finished file is not the declared media; deleted",
+                            "not the declared media, or a sealed one that does not open; deleted",
                             "423",
                             "another request is writing; retry",
                             "460",
@@ -414,7 +434,7 @@ def spec() -> dict[str, Any]:
                             "415",
                             "not application/offset+octet-stream",
                             "422",
-                            "the finished file is not the declared media; deleted",
+                            "not the declared media, or a sealed one that does not open; deleted",
                             "423",
                             "another request is writing; retry",
                             "460",

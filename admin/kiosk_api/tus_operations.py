@@ -33,6 +33,8 @@ from flask import current_app
 from sqlalchemy import select
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
+import mediaseal
+from admin import sealing
 from admin.extensions import db
 from admin.mediacheck import BadMedia
 from admin.mediafiles.operations import Expect, check_path, store_checked
@@ -42,7 +44,7 @@ from admin.storage import MEDIA_FILE_MODE, SHA256_PATTERN, FileMediaStore, media
 #: What a kiosk may upload, and how the server checks that the bytes really are that.
 FILETYPES = {"video/mp4": Expect.RECORDED_VIDEO, "audio/mp4": Expect.RECORDED_VOICE}
 #: The Upload-Metadata keys the server keeps; others (from generic clients) are ignored.
-METADATA_KEYS = ("filename", "filetype", "sha256", "answer")
+METADATA_KEYS = ("filename", "filetype", "sha256", "answer", "sealed", "plain_sha256")
 CHECKSUM_ALGORITHMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256}
 
 # Large reads keep the number of system calls and Python iterations per MiB low (the goodput
@@ -147,6 +149,13 @@ def recording_metadata(raw: dict[str, str]) -> dict[str, str]:
     if not SHA256_PATTERN.match(sha256):
         raise TusError(400, "Upload-Metadata must hold sha256: the hex sha256 of the whole file")
     meta = {"filetype": filetype, "sha256": sha256}
+    if "sealed" in raw or "plain_sha256" in raw:
+        # A sealed recording (kiosk/mediaseal): sha256 is of the sealed bytes that travel,
+        # plain_sha256 of the recording inside, which is what is stored and what sessions name.
+        plain_sha256 = raw.get("plain_sha256", "").strip().lower()
+        if raw.get("sealed") != "1" or not SHA256_PATTERN.match(plain_sha256):
+            raise TusError(400, "Upload-Metadata: a sealed recording has sealed 1 and plain_sha256 (hex)")
+        meta.update(sealed="1", plain_sha256=plain_sha256)
     if "answer" in raw:
         try:
             meta["answer"] = str(uuid.UUID(raw["answer"]))
@@ -396,22 +405,58 @@ def complete_upload(upload: Upload, partial: Partial, whole_sha256: str | None) 
             "this upload was deleted, start a new one",
         )
     expect = FILETYPES[str(upload.meta.get("filetype"))]
-    try:
-        checked = check_path(partial.path, expect)
-    except BadMedia as exc:
-        raise TusError(422, f"{exc} This upload was deleted.") from exc
-    store = media_store()
-    known = store.exists(actual)
-    checked = replace(checked, path=_move_into_store(partial.path, actual))
-    try:
-        media = store_checked(checked)
-    except BadMedia as exc:  # the poster could not be made after all
-        if not known:
-            store.delete(actual)
-        raise TusError(422, f"{exc} This upload was deleted.") from exc
+    with _recording_of(upload, partial) as (path, sha256):
+        try:
+            checked = check_path(path, expect)
+        except BadMedia as exc:
+            raise TusError(422, f"{exc} This upload was deleted.") from exc
+        store = media_store()
+        known = store.exists(sha256)
+        checked = replace(checked, path=_move_into_store(path, sha256))
+        try:
+            media = store_checked(checked)
+        except BadMedia as exc:  # the poster could not be made after all
+            if not known:
+                store.delete(sha256)
+            raise TusError(422, f"{exc} This upload was deleted.") from exc
     upload.completed_at = utcnow()
     upload.media_sha256 = media.sha256
     db.session.flush()
+
+
+@contextmanager
+def _recording_of(upload: Upload, partial: Partial) -> Iterator[tuple[Path, str]]:
+    """The recording an upload carries and its sha256: the partial file itself, or for a sealed
+    upload its plaintext, opened with the server's private key into a file beside it.
+
+    The plaintext file ends in ``.part``, so one that a crash leaves behind is purged like an
+    orphaned partial file; on the way out it is removed unless it was moved into the store.
+    """
+    if upload.meta.get("sealed") != "1":
+        yield partial.path, str(upload.meta["sha256"])
+        return
+    declared = str(upload.meta.get("plain_sha256", ""))
+    keys = sealing.load(sealing.key_file()).by_id  # a missing or unreadable key file: a 500, retried
+    target = uploads_dir() / f"{uuid.UUID(upload.id)}.plain.part"
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(partial.path, "rb") as source, os.fdopen(fd, "wb") as out:
+            try:
+                opened = mediaseal.unseal(source, out, keys)
+            except mediaseal.SealError as exc:
+                message = f"the sealed recording does not open: {exc}. This upload was deleted."
+                raise TusError(422, message) from exc
+            out.flush()
+            os.fsync(out.fileno())
+        if opened.plain_sha256 != declared:
+            raise TusError(
+                422,
+                f"the sealed recording opens to sha256 {opened.plain_sha256}, not the declared "
+                f"plain_sha256 {declared}; this upload was deleted",
+            )
+        yield target, opened.plain_sha256
+    finally:
+        target.unlink(missing_ok=True)
 
 
 def _move_into_store(path: Path, sha256: str) -> Path:

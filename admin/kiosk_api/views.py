@@ -9,6 +9,7 @@ from typing import Any
 from flask import abort, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from admin import sealing
 from admin.extensions import db, limiter
 from admin.kiosk_api import configuration, ingest
 from admin.kiosk_api import uploads as _uploads  # noqa: F401  (registers the tus routes)
@@ -98,6 +99,7 @@ def poll_enrollment(enrollment_id: str) -> ResponseReturnValue:
             "kiosk_id": kiosk.id,
             "token": token,
             "branch": {"id": kiosk.branch.id, "name": kiosk.branch.name},
+            "sealing_key": sealing.current_keys().public_document(),
         }
     )
 

@@ -12,6 +12,12 @@ Fragmented MP4 (``frag_keyframe+empty_moov+default_base_moof``) writes a small h
 then self-contained fragments of about one second, so a file cut by a power loss still plays up
 to its last complete fragment; a plain MP4 keeps its index at the end and is unreadable when cut.
 
+Sealing: given the server's public key (``seal_to``), the recorder writes the file through a
+:class:`mediaseal.SealingWriter`, so not one byte of picture or sound reaches the SD card in the
+clear; PyAV writes fragmented MP4 without seeking, so it can write into that stream. The result
+then carries the recording's own key (for the visitor's review) and the sha256 of the plaintext,
+computed while writing. Without ``seal_to`` (a standalone kiosk) the file is plain MP4 as before.
+
 Sync: pictures and sound are stamped on one clock when they are captured
 (:mod:`kiosk.hardware.clock`). Presentation times are those timestamps minus the recording's
 origin, the capture time of its first picture, so both tracks start together and stay aligned.
@@ -41,6 +47,7 @@ import numpy as np
 from kiosk.hardware.camera import Camera, CameraError, Frame
 from kiosk.hardware.clock import now
 from kiosk.hardware.microphone import AudioBlock, Microphone, MicrophoneError, to_float32
+from mediaseal import Sealed, SealingWriter
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +107,12 @@ class Mp4Writer:
     """
 
     def __init__(
-        self, file: BinaryIO | str | Path, settings: EncoderSettings, *, video: bool, audio: bool
+        self,
+        file: BinaryIO | SealingWriter | str | Path,
+        settings: EncoderSettings,
+        *,
+        video: bool,
+        audio: bool,
     ) -> None:
         if not (video or audio):
             raise ValueError("a recording needs video, audio or both")
@@ -269,6 +281,8 @@ class RecordingResult:
     first_frame_latency: float | None  # start() → capture of the first picture, live only
     audio_start_gap: float | None  # first sound's capture minus first picture's (s)
     stopped_by: str  # "stop" or "max_length"
+    # Set when the file is sealed: then sha256 and size are those of the recording inside.
+    sealed: Sealed | None = None
 
 
 class RecorderState(enum.Enum):
@@ -313,8 +327,10 @@ class Recorder:
         on_finished: Callable[[Recorder], None] | None = None,
         max_queued_frames: int = 12,
         start_timeout: float = 3.0,
+        seal_to: bytes | None = None,
     ) -> None:
         self.path = Path(path)
+        self.seal_to = seal_to  # the server's public key: the file is sealed to it
         self.temp_path = self.path.with_name(self.path.name + ".part")
         self.camera = camera
         self.microphone = microphone
@@ -342,6 +358,7 @@ class Recorder:
         self._done = threading.Event()
         self._owned: list[Camera | Microphone] = []
         self._file: BinaryIO | None = None
+        self._sealer: SealingWriter | None = None
         self._writer: Mp4Writer | None = None
         self._started_at = 0.0
         self._first_frame_at: float | None = None
@@ -405,7 +422,10 @@ class Recorder:
                 )
             self.settings = settings
             self._file = open(self.temp_path, "wb")  # noqa: SIM115 - closed by the thread
-            self._writer = Mp4Writer(self._file, settings, video=self.video, audio=self.audio)
+            target: BinaryIO | SealingWriter = self._file
+            if self.seal_to is not None:
+                target = self._sealer = SealingWriter(self._file, self.seal_to)
+            self._writer = Mp4Writer(target, settings, video=self.video, audio=self.audio)
             if self.live and not self.video:
                 self._writer.origin = self._started_at  # a voice answer starts at the tap
         except Exception as exc:
@@ -620,28 +640,34 @@ class Recorder:
         if not self.video and writer.samples == 0:
             raise RecorderError("no sound was recorded")
         duration = writer.close()
+        sealed = self._sealer.finish() if self._sealer is not None else None
         file.flush()
         os.fsync(file.fileno())
         file.close()
         os.replace(self.temp_path, self.path)
         _fsync_directory(self.path.parent)
-        digest = hashlib.sha256()
-        with open(self.path, "rb") as done:
-            for chunk in iter(lambda: done.read(1 << 20), b""):
-                digest.update(chunk)
+        if sealed is not None:
+            sha256, size = sealed.plain_sha256, sealed.plain_size  # what the server will store
+        else:
+            digest = hashlib.sha256()
+            with open(self.path, "rb") as done:
+                for chunk in iter(lambda: done.read(1 << 20), b""):
+                    digest.update(chunk)
+            sha256, size = digest.hexdigest(), self.path.stat().st_size
         first_latency = None
         if self.camera is not None and self._first_frame_at is not None:
             first_latency = self._first_frame_at - self._started_at
         return RecordingResult(
             path=self.path,
-            sha256=digest.hexdigest(),
+            sha256=sha256,
             duration=duration,
-            size=self.path.stat().st_size,
+            size=size,
             video_frames=writer.frames,
             dropped_frames=self._dropped,
             first_frame_latency=first_latency,
             audio_start_gap=writer.audio_start_gap if self.video else None,
             stopped_by=self._stopped_by,
+            sealed=sealed,
         )
 
     # -- helpers ---------------------------------------------------------------------------------

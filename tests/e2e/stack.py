@@ -107,6 +107,7 @@ def admin_env(database_url: str, media_root: Path) -> dict[str, str]:
         VERTELPAAL_ENV="development",
         DATABASE_URL=database_url,
         MEDIA_ROOT=str(media_root),
+        KIOSK_SEALING_KEY_FILE=str(media_root.parent / "kiosk-sealing.key"),
         # Two workers (the 2-core machine), so requests of one upload really meet in different processes.
         GUNICORN_WORKERS="2",
         GUNICORN_THREADS="4",
