@@ -52,6 +52,8 @@ PENDING_SECONDS = 5 * 60
 @bp.route("/login/code", methods=["GET", "POST"])
 @limiter.limit("30 per minute", methods=["POST"])
 def login_code() -> ResponseReturnValue:
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"))
     user = _pending_user()
     if user is None:
         session.clear()
