@@ -28,7 +28,8 @@ from typing import Any
 from flask import Flask, Response, abort, jsonify, render_template, request, send_file, send_from_directory
 from flask.typing import ResponseReturnValue
 
-from kiosk import showdoc
+import mediaseal
+from kiosk import review, showdoc
 from kiosk.config import KioskConfig
 from kiosk.devices import DeviceError, Devices
 from kiosk.outbox import RECORDING_KINDS, Outbox, OutboxError
@@ -47,6 +48,9 @@ def create_app(config: KioskConfig, devices: Devices | None = None) -> Flask:
     devices = devices or Devices(config)
     app.extensions["outbox"] = outbox
     app.extensions["devices"] = devices
+    # The own keys of sealed recordings the visitor may still play back (memory only).
+    review_keys = review.ReviewKeys()
+    app.extensions["review_keys"] = review_keys
 
     def show() -> dict[str, Any]:
         document = showdoc.build(config)
@@ -133,6 +137,7 @@ def create_app(config: KioskConfig, devices: Devices | None = None) -> Flask:
             )
         except OutboxError as error:
             return _error(str(error))
+        review_keys.forget(recording)  # sent: from now on only the server opens it
         return jsonify({"ok": True}), 201
 
     @app.delete("/api/sessions/<session_uuid>/answers/<answer_uuid>")
@@ -146,6 +151,7 @@ def create_app(config: KioskConfig, devices: Devices | None = None) -> Flask:
     @app.post("/api/sessions/<session_uuid>/finish")
     def finish(session_uuid: str) -> ResponseReturnValue:
         devices.release()
+        review_keys.forget_all()
         outbox.finish_session(session_uuid)
         return jsonify({"ok": True})
 
@@ -163,7 +169,7 @@ def create_app(config: KioskConfig, devices: Devices | None = None) -> Flask:
             return _error("the disk is almost full; only tap answers now", 507)
         recording_uuid, path = outbox.recording_path(kind)
         try:
-            devices.start_recording(recording_uuid, kind, path)
+            devices.start_recording(recording_uuid, kind, path, seal_to=showdoc.sealing_key(config))
         except (DeviceError, RuntimeError) as error:
             _note_hardware(config, kind, ok=False, message=str(error))
             return _error(f"cannot record: {error}", 503)
@@ -180,6 +186,8 @@ def create_app(config: KioskConfig, devices: Devices | None = None) -> Flask:
         outbox.register_recording(
             recording_uuid, kind, result.path, result.sha256, result.size, result.duration
         )
+        if result.sealed is not None:
+            review_keys.keep(recording_uuid, result.sealed.key)
         return jsonify(
             {
                 "uuid": recording_uuid,
@@ -194,11 +202,18 @@ def create_app(config: KioskConfig, devices: Devices | None = None) -> Flask:
         if recording is None:
             abort(404)
         mimetype = "video/mp4" if recording.kind == "video" else "audio/mp4"
-        return send_file(outbox.file_of(recording), mimetype=mimetype, conditional=True)
+        path = outbox.file_of(recording)
+        key = review_keys.get(recording_uuid)
+        if key is not None:
+            return review.sealed_media(request, path, key, mimetype)
+        if mediaseal.file_is_sealed(path):
+            abort(404)  # sent or thrown away: only the server can open it now
+        return send_file(path, mimetype=mimetype, conditional=True)
 
     @app.delete("/api/recordings/<recording_uuid>")
     def discard_recording(recording_uuid: str) -> ResponseReturnValue:
         devices.abort_recording()
+        review_keys.forget(recording_uuid)
         outbox.discard_recording(recording_uuid)
         return jsonify({"ok": True})
 

@@ -83,7 +83,10 @@ class Devices:
 
     # --- the recording -----------------------------------------------------------------------
 
-    def start_recording(self, recording_uuid: str, kind: str, path: Path) -> None:
+    def start_recording(
+        self, recording_uuid: str, kind: str, path: Path, seal_to: bytes | None = None
+    ) -> None:
+        """Record now; with ``seal_to`` (the server's public key) the file is sealed to it."""
         camera = self.camera() if kind == "video" else None
         microphone = self.microphone()
         with self._lock:
@@ -96,6 +99,7 @@ class Devices:
                 microphone=microphone,
                 max_seconds=self.config.timeouts.max_answer_seconds,
                 max_queued_frames=6,
+                seal_to=seal_to,
             )
             recorder.start()
             self._active = ActiveRecording(recording_uuid, kind, recorder)

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import mediaseal
 from kiosk.config import KioskConfig
 from kiosk.paths import SyncPaths
 from kiosk.questionset import from_manifest
@@ -101,4 +102,16 @@ def _read(path: Path) -> dict[str, Any] | None:
     try:
         return dict(json.loads(path.read_text("utf-8")))
     except (FileNotFoundError, ValueError):
+        return None
+
+
+def sealing_key(config: KioskConfig) -> bytes | None:
+    """The server's public key that recordings are sealed to; None for a standalone kiosk, or one
+    whose server does not hand out a key yet (then recordings stay plain, as before)."""
+    if not config.server_url:
+        return None
+    key = (_read(SyncPaths(config.data_dir).config) or {}).get("sealing_key") or {}
+    try:
+        return mediaseal.decode_key(str(key["public_key"])) if "public_key" in key else None
+    except mediaseal.SealError:
         return None

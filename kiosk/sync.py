@@ -27,6 +27,7 @@ import requests
 from tusclient.client import TusClient
 from tusclient.exceptions import TusCommunicationError
 
+import mediaseal
 from kiosk.config import KioskConfig
 from kiosk.outbox import Outbox, OutboxSession
 from kiosk.paths import SyncPaths
@@ -285,11 +286,7 @@ class SyncService:
 
     def _upload(self, recording_uuid: str, path: Path, kind: str, sha256: str, url: str | None) -> None:
         client = TusClient(f"{self.base}/uploads", headers=self._auth())
-        metadata = {
-            "filename": path.name,
-            "filetype": "video/mp4" if kind == "video" else "audio/mp4",
-            "sha256": sha256,
-        }
+        metadata = upload_metadata(path, kind, sha256)
         # We open the file ourselves: tuspy leaves a file it opened by path unclosed.
         with path.open("rb") as stream:
             try:
@@ -374,6 +371,21 @@ class SyncService:
     def close(self) -> None:
         self.http.close()
         self.outbox.close()
+
+
+def upload_metadata(path: Path, kind: str, sha256: str) -> dict[str, str]:
+    """The tus Upload-Metadata of a recording. ``sha256`` is the recording's own (the outbox's,
+    which the session names). A sealed file travels sealed: the server checks the sha256 of the
+    sealed bytes, opens them with its private key and checks the recording inside against
+    plain_sha256. (A damaged sealed file fails that opening; the server refuses it with 422.)"""
+    metadata = {"filename": path.name, "filetype": "video/mp4" if kind == "video" else "audio/mp4"}
+    if not mediaseal.file_is_sealed(path):
+        return {**metadata, "sha256": sha256}
+    digest = hashlib.sha256()
+    with path.open("rb") as sealed:
+        while block := sealed.read(1024 * 1024):
+            digest.update(block)
+    return {**metadata, "sha256": digest.hexdigest(), "sealed": "1", "plain_sha256": sha256}
 
 
 def session_body(session: OutboxSession) -> dict[str, Any]:

@@ -44,6 +44,7 @@ import binascii
 import hashlib
 import io
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -92,6 +93,15 @@ def decode_key(text: str) -> bytes:
 def is_sealed(head: bytes) -> bool:
     """Whether a file starting with ``head`` is a sealed recording (of a version we know)."""
     return head[: len(MAGIC) + 1] == MAGIC + bytes([VERSION])
+
+
+def file_is_sealed(path: str | os.PathLike[str]) -> bool:
+    """Whether the file at ``path`` is a sealed recording (False when there is no such file)."""
+    try:
+        with open(path, "rb") as file:
+            return is_sealed(file.read(len(MAGIC) + 1))
+    except FileNotFoundError:
+        return False
 
 
 def _nonce(prefix: bytes, index: int, final: bool) -> bytes:
@@ -245,6 +255,13 @@ class SealedReader(io.RawIOBase):
 
     def seekable(self) -> bool:
         return True
+
+    def close(self) -> None:
+        """Close this reader and the sealed file under it."""
+        if not self.closed:
+            self._cached = None
+            self._source.close()
+        super().close()
 
     def tell(self) -> int:
         return self._position
