@@ -47,6 +47,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         kiosk_api,
         kiosks,
         mediafiles,
+        privacy,
         questionnaires,
         questions,
         responses,
@@ -67,6 +68,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         kiosks,
         responses,
         retention,
+        privacy,
     ):
         feature.init_app(app)
     demo_cli.init_app(app)

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -32,6 +33,10 @@ class MediaStore(Protocol):
     def exists(self, sha256: str) -> bool: ...
 
     def delete(self, sha256: str) -> None: ...
+
+    def stored_before(self, moment: float) -> Iterator[str]:
+        """sha256 of every file put in before ``moment`` (a Unix time)."""
+        ...
 
 
 def relative_path(sha256: str) -> str:
@@ -89,6 +94,12 @@ class FileMediaStore:
 
     def delete(self, sha256: str) -> None:
         self.path(sha256).unlink(missing_ok=True)
+
+    def stored_before(self, moment: float) -> Iterator[str]:
+        # Only names of the store's own shape: uploads/ and tmp/ live beside them.
+        for path in self.root.glob("[0-9a-f][0-9a-f]/[0-9a-f][0-9a-f]/*"):
+            if SHA256_PATTERN.match(path.name) and path.stat().st_mtime < moment:
+                yield path.name
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -5,7 +5,7 @@ to record, shows the preview as MJPEG, and confirms each answer into the outbox.
 
 API (JSON):
   GET  /api/show                         what to show: languages, videos, questionnaire, settings
-  POST /api/sessions                     {language, consent} → {uuid}; starts a visitor's pass
+  POST /api/sessions                     {language, consent, parent_consent?} → {uuid}; starts a pass
   POST /api/sessions/<s>/answers         {uuid, question_id, kind, value | recording}: confirm an answer
   DELETE /api/sessions/<s>/answers/<a>   take an answer back
   POST /api/sessions/<s>/finish          the visitor is done (thanks screen or idle reset)
@@ -107,6 +107,12 @@ def create_app(config: KioskConfig, devices: Devices | None = None) -> Flask:
         if language not in {item["code"] for item in document["languages"]}:
             return _error(f"unknown language {language!r}")
         consent = body.get("consent") is True
+        # Asked only when the organisation switched the step on; a "no" leaves taps only.
+        parent_consent = body.get("parent_consent") if document.get("parent_step") and consent else None
+        if parent_consent is not None and not isinstance(parent_consent, bool):
+            return _error("parent_consent must be true or false")
+        if document.get("parent_step") and consent and parent_consent is None:
+            return _error("this kiosk asks a parent or carer first: parent_consent is missing")
         questionnaire = document["questionnaire"]
         if questionnaire is None:
             return _error("this kiosk has no questions yet", 409)
@@ -116,8 +122,9 @@ def create_app(config: KioskConfig, devices: Devices | None = None) -> Flask:
             language,
             consent,
             consent_version=questionnaire["consent_version"],
+            parent_consent=parent_consent,
         )
-        if not consent:
+        if not consent or parent_consent is False:
             devices.release()  # no camera or microphone for a visitor who said no
         return jsonify({"uuid": session_uuid}), 201
 
@@ -163,7 +170,7 @@ def create_app(config: KioskConfig, devices: Devices | None = None) -> Flask:
             return _error("kind must be video or voice")
         sessions = {s.uuid: s for s in outbox.sessions() if s.finished_at is None}
         session = sessions.get(str(body.get("session", "")))
-        if session is None or not session.consent:
+        if session is None or not session.may_record:
             return _error("recording needs an open session with consent", 403)
         if not show()["settings"]["recording_allowed"]:
             return _error("the disk is almost full; only tap answers now", 507)

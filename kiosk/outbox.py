@@ -41,7 +41,7 @@ from sqlalchemy.orm import (
     sessionmaker,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def utcnow() -> datetime:
@@ -77,6 +77,8 @@ class OutboxSession(Base):
     language: Mapped[str] = mapped_column(String(5))
     consent: Mapped[bool]
     consent_version: Mapped[str | None] = mapped_column(String(40))
+    # The parent-or-carer step: None when it was not asked; False allows taps only.
+    parent_consent: Mapped[bool | None]
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
     # Why the server refused it (a 409 conflict or a 422); kept, never deleted, for a person to look at.
@@ -85,6 +87,10 @@ class OutboxSession(Base):
     answers: Mapped[list[OutboxAnswer]] = relationship(
         back_populates="session", cascade="all, delete-orphan", order_by="OutboxAnswer.answered_at"
     )
+
+    @property
+    def may_record(self) -> bool:
+        return self.consent and self.parent_consent is not False
 
 
 class OutboxRecording(Base):
@@ -164,6 +170,7 @@ class Outbox:
         consent: bool,
         consent_version: str | None = None,
         session_uuid: str | None = None,
+        parent_consent: bool | None = None,
     ) -> str:
         session_uuid = session_uuid or str(uuid_module.uuid4())
         with self.transaction() as db:
@@ -176,6 +183,7 @@ class Outbox:
                         language=language,
                         consent=consent,
                         consent_version=consent_version if consent else None,
+                        parent_consent=parent_consent,
                         started_at=utcnow(),
                     )
                 )
@@ -199,7 +207,7 @@ class Outbox:
                 if not value or recording_uuid:
                     raise OutboxError("a tap answer has a value and no recording")
             elif kind in RECORDING_KINDS:
-                if not session.consent:
+                if not session.may_record:
                     raise OutboxError("no recording without the visitor's consent")
                 recording = db.get(OutboxRecording, recording_uuid) if recording_uuid else None
                 if recording is None or recording.state != RecordingState.REVIEW or recording.kind != kind:
@@ -416,6 +424,8 @@ def _migrate(engine: Engine) -> None:
             raise RuntimeError(f"the outbox is from a newer kiosk version ({version} > {SCHEMA_VERSION})")
         if version < 1:
             Base.metadata.create_all(connection)
+        elif version < 2:
+            connection.exec_driver_sql("ALTER TABLE sessions ADD COLUMN parent_consent BOOLEAN")
         connection.execute(text(f"PRAGMA user_version = {SCHEMA_VERSION}"))
 
 

@@ -48,7 +48,19 @@ def apply_server_config(
     document["status"] = "ready" if picked else "waiting"
     document["questionnaire"] = _questionnaire(picked, synced, chosen) if picked else None
     document["branch"] = synced.get("branch")
+    document["parent_step"] = _parent_step(synced.get("parent_step"), chosen)
     return document
+
+
+def _parent_step(step: dict[str, Any] | None, languages: set[str]) -> dict[str, Any] | None:
+    """The parent-or-carer question in the kiosk's languages, or None when it is switched off."""
+    if not step:
+        return None
+    audio = step.get("audio") or {}
+    return {
+        "texts": {lang: text for lang, text in (step.get("texts") or {}).items() if lang in languages},
+        "audio": {lang: f"/cache/{sha}" for lang, sha in audio.items() if lang in languages},
+    }
 
 
 def _questionnaire(q: dict[str, Any], synced: dict[str, Any], languages: set[str]) -> dict[str, Any]:

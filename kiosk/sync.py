@@ -394,7 +394,7 @@ def session_body(session: OutboxSession) -> dict[str, Any]:
     def moment(value: datetime | None) -> str | None:
         return value.astimezone(UTC).isoformat() if value else None
 
-    return {
+    body = {
         "questionnaire_version_id": session.questionnaire_version,
         "language": session.language,
         "consent": session.consent,
@@ -413,3 +413,7 @@ def session_body(session: OutboxSession) -> dict[str, Any]:
             for a in session.answers
         ],
     }
+    # Only when asked, so that sessions made before the step existed keep their exact bytes.
+    if session.parent_consent is not None:
+        body["parent_consent"] = session.parent_consent
+    return body

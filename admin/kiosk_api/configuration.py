@@ -21,6 +21,7 @@ from admin.models import (
     QuestionPrompt,
     questionnaire_branches,
 )
+from admin.privacy.queries import privacy_settings
 
 CONSENT_VERSION = "2026-1"  # the consent video's wording; the kiosk records which one it showed
 
@@ -66,10 +67,18 @@ def build(kiosk: Kiosk, today: date) -> dict[str, Any]:
         }
 
     active = [q for q in questionnaires if q.is_active_on(today)]
+    privacy = privacy_settings()
     document: dict[str, Any] = {
         "kiosk": {"id": kiosk.id, "name": kiosk.name},
         "branch": {"id": kiosk.branch.id, "name": kiosk.branch.name},
         "consent_version": CONSENT_VERSION,
+        # Asked before a recording when the organisation switched it on (Privacy page).
+        "parent_step": {
+            "texts": dict(privacy.parent_texts),
+            "audio": {lang: ref(sha) for lang, sha in privacy.parent_audio.items()},
+        }
+        if privacy.parent_step
+        else None,
         # Recordings are sealed to this key on the kiosk; a rotation changes the ETag.
         "sealing_key": sealing.current_keys().public_document(),
         "questionnaires": [
@@ -120,4 +129,6 @@ def is_question_media(sha256: str) -> bool:
         select(AnswerOption.id).where(AnswerOption.pictogram_sha256 == sha256),
         select(OptionTranslation.id).where(OptionTranslation.audio_sha256 == sha256),
     ]
-    return any(db.session.scalar(select(exists(check))) for check in checks)
+    if any(db.session.scalar(select(exists(check))) for check in checks):
+        return True
+    return sha256 in privacy_settings().parent_audio.values()

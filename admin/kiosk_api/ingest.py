@@ -18,6 +18,7 @@ from admin.kiosks.operations import branch_at
 from admin.models import (
     Answer,
     AnswerKind,
+    ErasedSession,
     Kiosk,
     Question,
     QuestionKind,
@@ -58,6 +59,9 @@ def store_session(kiosk: Kiosk, session_uuid: str, body: dict[str, Any]) -> Outc
     existing = db.session.get(Session, session_uuid)
     if existing is not None:
         return _compare(existing, kiosk, digest)
+    if db.session.get(ErasedSession, session_uuid) is not None:
+        # Erased on the visitor's request after it arrived: the kiosk may forget it too.
+        return Outcome(200)
 
     # One query for the version with its questions and their options: ingest is the hot path
     # when many kiosks come back online at once.
@@ -76,6 +80,9 @@ def store_session(kiosk: Kiosk, session_uuid: str, body: dict[str, Any]) -> Outc
     consent = body.get("consent")
     if not isinstance(consent, bool):
         raise Invalid("consent must be true or false")
+    parent_consent = body.get("parent_consent")
+    if parent_consent is not None and not isinstance(parent_consent, bool):
+        raise Invalid("parent_consent must be true, false or absent")
     started_at = _time(body, "started_at")
     finished_at = _time(body, "finished_at") if _optional(body, "finished_at") else None
     language = _text(body, "language", 5)
@@ -91,6 +98,7 @@ def store_session(kiosk: Kiosk, session_uuid: str, body: dict[str, Any]) -> Outc
         questionnaire_version_id=version.id,
         language=language,
         consent=consent,
+        parent_consent=parent_consent,
         body_sha256=digest,
         consent_version=_text(body, "consent_version", 40) if _optional(body, "consent_version") else None,
         started_at=started_at,
@@ -120,6 +128,8 @@ def store_session(kiosk: Kiosk, session_uuid: str, body: dict[str, Any]) -> Outc
         if kind.is_recording:
             if not consent:
                 raise Invalid(f"answer {answer_uuid}: a recording needs the visitor's consent")
+            if parent_consent is False:
+                raise Invalid(f"answer {answer_uuid}: a parent or carer did not agree to a recording")
             if not isinstance(media, str) or not SHA256_PATTERN.match(media) or value is not None:
                 raise Invalid(f"answer {answer_uuid}: a recording has media_sha256 and no value")
             if not _uploaded_by(kiosk, media):

@@ -91,6 +91,11 @@ def spec() -> dict[str, Any]:
                         "language": {"type": "string", "minLength": 1, "maxLength": 5},
                         "consent": {"type": "boolean"},
                         "consent_version": {"type": ["string", "null"], "maxLength": 40},
+                        "parent_consent": {
+                            "type": ["boolean", "null"],
+                            "description": "the parent-or-carer step's answer; absent when not asked; "
+                            "false allows no recordings",
+                        },
                         "started_at": {"type": "string", "format": "date-time"},
                         "finished_at": {"type": ["string", "null"], "format": "date-time"},
                         "answers": {
@@ -125,6 +130,23 @@ def spec() -> dict[str, Any]:
                         "kiosk": {"type": "object"},
                         "branch": {"type": "object"},
                         "consent_version": {"type": "string"},
+                        "parent_step": {
+                            "description": "null, or the parent-or-carer question to ask before a recording",
+                            "oneOf": [
+                                {"type": "null"},
+                                {
+                                    "type": "object",
+                                    "required": ["texts", "audio"],
+                                    "properties": {
+                                        "texts": {
+                                            "type": "object",
+                                            "additionalProperties": {"type": "string"},
+                                        },
+                                        "audio": {"type": "object", "additionalProperties": SHA256},
+                                    },
+                                },
+                            ],
+                        },
                         "sealing_key": SEALING_KEY,
                         "questionnaires": {"type": "array", "items": {"type": "object"}},
                         "languages": {"type": "array", "items": {"type": "string"}},

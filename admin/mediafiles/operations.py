@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import enum
 import tempfile
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -16,11 +18,12 @@ from typing import BinaryIO
 
 import av.error
 from flask import current_app
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from admin import mediacheck
 from admin.extensions import db
-from admin.models import Media
+from admin.models import Answer, Media, Upload
 from admin.storage import media_store
 
 
@@ -145,3 +148,61 @@ def _scratch_dir() -> Path:
     scratch = Path(current_app.config["MEDIA_ROOT"]) / "tmp"
     scratch.mkdir(parents=True, exist_ok=True)
     return scratch
+
+
+def release_recordings(shas: Iterable[str]) -> list[str]:
+    """Delete the rows of recordings that no answer uses any more, with their posters.
+
+    Returns the sha256s whose files go once the caller has committed: a file deleted before a
+    commit that then fails would leave rows pointing at nothing. ``remove_files`` does it, and
+    ``sweep_unreferenced`` catches files left behind by a crash in between.
+    """
+    shas = set(shas)
+    still_used = set(db.session.scalars(select(Answer.media_sha256).where(Answer.media_sha256.in_(shas))))
+    doomed: list[str] = []
+    for sha in sorted(shas - still_used):
+        media = db.session.get(Media, sha)
+        if media is None:
+            doomed.append(sha)
+            continue
+        db.session.execute(update(Upload).where(Upload.media_sha256 == sha).values(media_sha256=None))
+        poster_sha = media.poster_sha256
+        db.session.delete(media)
+        db.session.flush()
+        doomed.append(sha)
+        # Two recordings can share a poster (the same first frame): it goes with the last of them.
+        poster = db.session.get(Media, poster_sha) if poster_sha else None
+        if poster is not None and not db.session.scalar(
+            select(Media.sha256).where(Media.poster_sha256 == poster.sha256).limit(1)
+        ):
+            db.session.delete(poster)
+            doomed.append(poster.sha256)
+    db.session.flush()
+    return doomed
+
+
+def remove_files(shas: Iterable[str]) -> int:
+    """Delete stored files (after the commit that dropped their rows); how many were there."""
+    store = media_store()
+    removed = 0
+    for sha in shas:
+        if store.exists(sha):
+            store.delete(sha)
+            removed += 1
+    return removed
+
+
+# A file is put into the store before its row is committed: younger files may still get one.
+UNREFERENCED_GRACE_SECONDS = 3600
+
+
+def sweep_unreferenced(now: float | None = None) -> int:
+    """Delete stored files that no row names (left by a crash between commit and delete)."""
+    store = media_store()
+    moment = (now if now is not None else time.time()) - UNREFERENCED_GRACE_SECONDS
+    candidates = list(store.stored_before(moment))
+    known: set[str] = set()
+    for start in range(0, len(candidates), 500):
+        batch = candidates[start : start + 500]
+        known.update(db.session.scalars(select(Media.sha256).where(Media.sha256.in_(batch))))
+    return remove_files(sha for sha in candidates if sha not in known)

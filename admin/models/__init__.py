@@ -6,6 +6,7 @@ from admin.models.base import Base, utcnow
 from admin.models.branches import Branch, Kiosk
 from admin.models.kiosks import Enrollment, KioskPlacement, Upload
 from admin.models.media import Media
+from admin.models.privacy import ErasedSession, PrivacySettings
 from admin.models.questions import (
     LANGUAGES,
     AnswerOption,
@@ -38,11 +39,13 @@ __all__ = [
     "Base",
     "Branch",
     "Enrollment",
+    "ErasedSession",
     "Kiosk",
     "KioskPlacement",
     "Media",
     "Note",
     "OptionTranslation",
+    "PrivacySettings",
     "Question",
     "QuestionKind",
     "QuestionPrompt",

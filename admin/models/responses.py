@@ -49,6 +49,8 @@ class Session(Base):
     language: Mapped[str] = mapped_column(String(5))
     consent: Mapped[bool]
     consent_version: Mapped[str | None] = mapped_column(String(40))
+    # The answer to the parent-or-carer step: None when the kiosk did not ask it.
+    parent_consent: Mapped[bool | None]
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,58 +1,98 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from admin import audit
 from admin.extensions import db
 from admin.kiosk_api.tus_operations import purge_expired_uploads
-from admin.models import Answer, AnswerKind, Media, Upload, utcnow
-from admin.storage import media_store
+from admin.mediafiles.operations import release_recordings
+from admin.models import Answer, AnswerKind, AnswerTag, Note, PrivacySettings, Session, utcnow
 
 
 @dataclass(frozen=True)
+class Rules:
+    """Days each kind of answer is kept; None keeps it."""
+
+    video_days: int | None
+    voice_days: int | None
+    tap_days: int | None
+
+    @classmethod
+    def of(cls, settings: PrivacySettings) -> Rules:
+        return cls(settings.video_days, settings.voice_days, settings.tap_days)
+
+
+@dataclass
 class PurgeReport:
-    recordings_removed: int  # answers whose recording is gone now (the answer itself stays)
-    files_removed: int  # recordings and their posters
-    uploads_expired: int
+    recordings_removed: int = 0  # answers whose recording is gone now (the answer itself stays)
+    taps_removed: int = 0  # tap answers deleted with their tags and notes
+    sessions_removed: int = 0  # sessions left without any answer
+    uploads_expired: int = 0
+    files_to_remove: list[str] = field(default_factory=list)  # once the caller has committed
 
 
-def purge(days: int, now: datetime | None = None) -> PurgeReport:
-    """Delete recordings answered more than ``days`` ago; the caller commits."""
+def purge(rules: Rules, now: datetime | None = None) -> PurgeReport:
+    """Apply the retention rules to the database; the caller commits, then removes the files."""
     now = now or utcnow()
-    cutoff = now - timedelta(days=days)
-    recording = Answer.kind.in_([AnswerKind.VIDEO, AnswerKind.VOICE])
-    expired = db.session.execute(
-        select(Answer.uuid, Answer.media_sha256).where(
-            recording, Answer.media_sha256.is_not(None), Answer.answered_at < cutoff
-        )
-    ).all()
-    shas = {sha for _, sha in expired}
-    if expired:
-        db.session.execute(
-            update(Answer).where(Answer.uuid.in_([uuid for uuid, _ in expired])).values(media_sha256=None)
-        )
+    report = PurgeReport()
+    expired_shas: set[str] = set()
+    for kind, days in ((AnswerKind.VIDEO, rules.video_days), (AnswerKind.VOICE, rules.voice_days)):
+        if days is None:
+            continue
+        expired = db.session.execute(
+            select(Answer.uuid, Answer.media_sha256).where(
+                Answer.kind == kind,
+                Answer.media_sha256.is_not(None),
+                Answer.answered_at < now - timedelta(days=days),
+            )
+        ).all()
+        if expired:
+            db.session.execute(
+                update(Answer).where(Answer.uuid.in_([uuid for uuid, _ in expired])).values(media_sha256=None)
+            )
+        expired_shas.update(sha for _, sha in expired)
+        report.recordings_removed += len(expired)
+    if rules.tap_days is not None:
+        report.taps_removed, report.sessions_removed = _delete_taps(now - timedelta(days=rules.tap_days))
     # A file shared with a younger answer (the same bytes twice) stays for that answer.
-    still_used = set(db.session.scalars(select(Answer.media_sha256).where(Answer.media_sha256.in_(shas))))
-    store = media_store()
-    files = 0
-    for sha in sorted(shas - still_used):
-        media = db.session.get(Media, sha)
-        doomed = [sha] + ([media.poster_sha256] if media and media.poster_sha256 else [])
-        db.session.execute(update(Upload).where(Upload.media_sha256 == sha).values(media_sha256=None))
-        for item in doomed:
-            row = db.session.get(Media, item)
-            if row is not None:
-                db.session.delete(row)
-            if store.exists(item):
-                store.delete(item)
-                files += 1
-    db.session.flush()
-    uploads = purge_expired_uploads(now)
+    report.files_to_remove = release_recordings(expired_shas)
+    report.uploads_expired = purge_expired_uploads(now)
     # The log keeps the fact, never the content.
     audit.record(
-        "retention.purge", "recordings", days=days, recordings=len(expired), files=files, uploads=uploads
+        "retention.purge",
+        "answers",
+        rules={"video": rules.video_days, "voice": rules.voice_days, "tap": rules.tap_days},
+        recordings=report.recordings_removed,
+        taps=report.taps_removed,
+        sessions=report.sessions_removed,
+        files=len(report.files_to_remove),
+        uploads=report.uploads_expired,
     )
-    return PurgeReport(len(expired), files, uploads)
+    return report
+
+
+def _delete_taps(cutoff: datetime) -> tuple[int, int]:
+    taps = select(Answer.uuid).where(
+        Answer.kind.in_([AnswerKind.SCALE, AnswerKind.CHOICE]), Answer.answered_at < cutoff
+    )
+    uuids = list(db.session.scalars(taps))
+    for start in range(0, len(uuids), 500):
+        batch = uuids[start : start + 500]
+        db.session.execute(delete(AnswerTag).where(AnswerTag.answer_uuid.in_(batch)))
+        db.session.execute(delete(Note).where(Note.answer_uuid.in_(batch)))
+        db.session.execute(delete(Answer).where(Answer.uuid.in_(batch)))
+    empty = list(
+        db.session.scalars(
+            select(Session.uuid).where(
+                Session.started_at < cutoff,
+                ~select(Answer.uuid).where(Answer.session_uuid == Session.uuid).exists(),
+            )
+        )
+    )
+    for start in range(0, len(empty), 500):
+        db.session.execute(delete(Session).where(Session.uuid.in_(empty[start : start + 500])))
+    db.session.expire_all()
+    return len(uuids), len(empty)

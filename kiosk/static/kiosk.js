@@ -19,6 +19,9 @@ const UI = {
     consentNo: 'Nee, liever niet',
     consentYesShort: 'Ja',
     consentNoShort: 'Nee',
+    parentTitle: 'Is je vader, moeder of verzorger erbij?',
+    parentYes: 'Ja, het mag',
+    parentNo: 'Nee, alleen tikken',
     replay: 'Nog een keer horen',
     back: 'Terug naar de vorige vraag',
     backToChoice: 'Terug: kies video of stem',
@@ -57,6 +60,9 @@ const UI = {
     consentNo: 'No, thank you',
     consentYesShort: 'Yes',
     consentNoShort: 'No',
+    parentTitle: 'Is your parent or carer with you?',
+    parentYes: 'Yes, it is allowed',
+    parentNo: 'No, only tapping',
     replay: 'Hear it again',
     back: 'Back to the previous question',
     backToChoice: 'Back: choose video or voice',
@@ -464,17 +470,43 @@ function goConsent() {
   playVideo(video);
 }
 
+// --- 3b. a parent or carer agrees (when the organisation switched the step on) ----------------
+
+function onConsent(consent) {
+  const step = state.show.parent_step;
+  if (consent && step) goParent(step);
+  else startSession(consent);
+}
+
+function goParent(step) {
+  const text = step.texts[state.lang] || step.texts.nl || Object.values(step.texts)[0] || '';
+  const paragraph = $('parent-text');
+  paragraph.textContent = text;
+  paragraph.lang = step.texts[state.lang] ? state.lang : 'nl';
+  showScreen('parent');
+  playParent();
+}
+
+function playParent() {
+  const step = state.show.parent_step;
+  speak(step && (step.audio[state.lang] || step.audio.nl), 30000);
+}
+
 let starting = false;
-async function startSession(consent) {
+async function startSession(consent, parentConsent = null) {
   if (starting) return;
   starting = true;
   pauseAll();
+  hush();
   try {
-    const body = await api('POST', '/api/sessions', { language: state.lang, consent });
+    const request = { language: state.lang, consent };
+    if (parentConsent !== null) request.parent_consent = parentConsent;
+    const body = await api('POST', '/api/sessions', request);
     state.session = body.uuid;
-    state.consent = consent;
+    const mayRecord = consent && parentConsent !== false;
+    state.consent = mayRecord;
     const questions = state.show.questionnaire.questions;
-    state.plan = questions.filter((q) => consent || TAP_KINDS.includes(q.kind));
+    state.plan = questions.filter((q) => mayRecord || TAP_KINDS.includes(q.kind));
     state.history = [];
     if (state.plan.length) goQuestion(0);
     else goThanks();
@@ -1053,7 +1085,10 @@ function wire() {
   $('attract').addEventListener('click', start);
   $('attract-video').addEventListener('ended', onAttractEnded);
   $('language-ok').addEventListener('click', act(confirmLanguage));
-  $('consent-yes').addEventListener('click', act(() => startSession(true)));
+  $('consent-yes').addEventListener('click', act(() => onConsent(true)));
+  $('parent-yes').addEventListener('click', act(() => startSession(true, true)));
+  $('parent-no').addEventListener('click', act(() => startSession(true, false)));
+  $('parent-replay').addEventListener('click', act(playParent));
   $('consent-no').addEventListener('click', act(() => startSession(false)));
   $('consent-replay').addEventListener('click', act(() => playVideo($('consent-video'))));
   $('prompt-replay').addEventListener('click', act(replayPrompt));

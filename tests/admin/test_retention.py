@@ -24,6 +24,7 @@ from admin.models import (
     Session,
     utcnow,
 )
+from admin.privacy.operations import save_settings
 from admin.questionnaires.operations import QuestionnairePlan, create_questionnaire
 from admin.questions.operations import create_question
 from admin.storage import media_store
@@ -101,7 +102,9 @@ def test_retention_removes_expired_recordings_only(app: Flask, tmp_path: Path) -
 
     result = app.test_cli_runner().invoke(args=["retention", "run"])
     assert result.exit_code == 0, result.output
-    assert "Removed 2 recordings older than 30 days (3 files)" in result.output
+    # No rules saved yet: recordings are kept RETENTION_RECORDING_DAYS (30), as the consent video says.
+    assert "Rules: video 30 days, voice 30 days, taps kept." in result.output
+    assert "Removed 2 recordings (3 files)" in result.output
 
     with app.app_context():
         store = media_store()
@@ -116,5 +119,8 @@ def test_retention_removes_expired_recordings_only(app: Flask, tmp_path: Path) -
         assert event is not None and event.details["recordings"] == 2 and event.actor == "system"
         assert db.session.scalar(select(Question)) is not None
 
-    again = app.test_cli_runner().invoke(args=["retention", "run", "--days", "28"])
-    assert "Removed 1 recordings older than 28 days" in again.output
+    with app.app_context():
+        save_settings(video_days=28, voice_days=28, tap_days=None, parent_step=False, parent_texts={})
+        db.session.commit()
+    again = app.test_cli_runner().invoke(args=["retention", "run"])
+    assert "Removed 1 recordings (1 files)" in again.output, again.output
