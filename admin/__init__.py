@@ -43,6 +43,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from admin import (
         accounts,
         branches,
+        dashboards,
         home,
         kiosk_api,
         kiosks,
@@ -67,6 +68,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         kiosk_api,
         kiosks,
         responses,
+        dashboards,
         retention,
         privacy,
     ):

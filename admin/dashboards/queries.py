@@ -1,0 +1,356 @@
+"""The dashboard's figures: one query per figure, over the answers a user may see.
+
+Every figure is read for a *scope* (one branch, or every branch the user may see) and a *period*
+of whole days in the organisation's time zone, so the numbers match what the inbox lists under the
+same branch and days. Week and month buckets start at local midnight (Monday, or the 1st): their
+bounds are worked out here in Python and joined as a small table, which runs the same on SQLite
+and PostgreSQL and lets PostgreSQL count each bucket with an index range scan.
+
+"Positive" on a scale question means the upper half of its faces without the middle one: the top
+two of five, the top one of three (options are ordered by ``position``, happiest last). Choice
+questions have no natural positive option, so they get their distribution only.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, Select, and_, func, literal, select, tuple_, union_all
+from sqlalchemy.orm import selectinload
+
+from admin.auth import branch_filter
+from admin.extensions import db
+from admin.models import (
+    Answer,
+    AnswerKind,
+    AnswerTag,
+    AuditEvent,
+    Branch,
+    Question,
+    QuestionKind,
+    Session,
+    Tag,
+    User,
+)
+from admin.models.base import UTCDateTime
+
+Per = Literal["week", "month"]
+RECORDING_KINDS = (AnswerKind.VIDEO, AnswerKind.VOICE)
+TAP_KINDS = (AnswerKind.SCALE, AnswerKind.CHOICE)
+
+
+@dataclass(frozen=True)
+class Period:
+    """Whole days from ``first`` to ``last`` (both included), in the organisation's time zone."""
+
+    first: date
+    last: date
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    def previous(self) -> Period:
+        """The period of the same length that ends the day before this one starts."""
+        last = self.first - timedelta(days=1)
+        return Period(last - timedelta(days=self.days - 1), last)
+
+    def bounds(self, zone: ZoneInfo) -> tuple[datetime, datetime]:
+        """The period as UTC instants: [start, end)."""
+        return local_midnight(self.first, zone), local_midnight(self.last + timedelta(days=1), zone)
+
+
+def local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time.min, zone).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose answers: one branch (already checked to be visible) or every branch ``user`` may see."""
+
+    user: User
+    branch_id: int | None = None
+
+    def on(self, column: ColumnElement[int]) -> list[ColumnElement[bool]]:
+        clauses = [branch_filter(self.user, column)]
+        if self.branch_id is not None:
+            clauses.append(column == self.branch_id)
+        return clauses
+
+
+def _answers_in(scope: Scope, period: Period, zone: ZoneInfo) -> list[ColumnElement[bool]]:
+    start, end = period.bounds(zone)
+    return [*scope.on(Answer.branch_id), Answer.answered_at >= start, Answer.answered_at < end]
+
+
+def _sessions_in(scope: Scope, period: Period, zone: ZoneInfo) -> list[ColumnElement[bool]]:
+    start, end = period.bounds(zone)
+    return [*scope.on(Session.branch_id), Session.started_at >= start, Session.started_at < end]
+
+
+# --- sessions and answers over time ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bucket:
+    start: date  # local: a Monday, or the 1st of a month (may lie before the period's first day)
+    sessions: int
+    answers: int
+
+
+def bucket_starts(period: Period, per: Per) -> list[date]:
+    """The first local day of every week (Monday) or month that overlaps the period."""
+    if per == "week":
+        day = period.first - timedelta(days=period.first.weekday())
+    else:
+        day = period.first.replace(day=1)
+    starts = []
+    while day <= period.last:
+        starts.append(day)
+        day = day + timedelta(days=7) if per == "week" else _next_month(day)
+    return starts
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def _bucket_table(period: Period, per: Per, zone: ZoneInfo) -> Any:
+    """The buckets as rows (n, lo, hi) of UTC bounds, clipped to the period."""
+    start, end = period.bounds(zone)
+    rows = []
+    starts = bucket_starts(period, per)
+    for n, first in enumerate(starts):
+        following = starts[n + 1] if n + 1 < len(starts) else period.last + timedelta(days=1)
+        lo, hi = max(local_midnight(first, zone), start), min(local_midnight(following, zone), end)
+        rows.append(
+            select(
+                literal(n).label("n"),
+                literal(lo, UTCDateTime()).label("lo"),
+                literal(hi, UTCDateTime()).label("hi"),
+            )
+        )
+    return (union_all(*rows) if len(rows) > 1 else rows[0]).subquery("buckets")
+
+
+def _count_per_bucket(
+    buckets: Any, scope: Scope, branch: ColumnElement[int], moment: ColumnElement[datetime]
+) -> dict[int, int]:
+    """Rows (of the table ``branch`` and ``moment`` belong to) per bucket, by their ``moment``."""
+    rows = db.session.execute(
+        select(buckets.c.n, func.count())
+        .select_from(buckets)
+        .join(branch.table, and_(*scope.on(branch), moment >= buckets.c.lo, moment < buckets.c.hi))
+        .group_by(buckets.c.n)
+    ).all()
+    return {n: count for n, count in rows}
+
+
+def activity(scope: Scope, period: Period, per: Per, zone: ZoneInfo) -> list[Bucket]:
+    """Sessions (by their start) and answers per week or month of the period."""
+    buckets = _bucket_table(period, per, zone)
+    answers = _count_per_bucket(buckets, scope, Answer.branch_id, Answer.answered_at)
+    sessions = _count_per_bucket(buckets, scope, Session.branch_id, Session.started_at)
+    return [
+        Bucket(first, sessions.get(n, 0), answers.get(n, 0))
+        for n, first in enumerate(bucket_starts(period, per))
+    ]
+
+
+# --- distributions of scale and choice answers ---------------------------------------------
+
+
+def positive_values(question: Question) -> set[str]:
+    """The values that count as positive: the top half of a scale without its middle point."""
+    if question.kind is not QuestionKind.SCALE:
+        return set()
+    ordered = sorted(question.options, key=lambda option: option.position)
+    return {option.value for option in ordered[len(ordered) - len(ordered) // 2 :]}
+
+
+@dataclass(frozen=True)
+class OptionCount:
+    value: str
+    label: str
+    count: int
+    positive: bool
+
+
+@dataclass(frozen=True)
+class Distribution:
+    question_id: int
+    question: str
+    kind: QuestionKind
+    options: list[OptionCount]
+
+    @property
+    def total(self) -> int:
+        return sum(option.count for option in self.options)
+
+    @property
+    def positive(self) -> int | None:
+        """Positive answers, or None for a question without a positive side (choice)."""
+        if self.kind is not QuestionKind.SCALE:
+            return None
+        return sum(option.count for option in self.options if option.positive)
+
+
+def distributions(scope: Scope, period: Period, zone: ZoneInfo) -> list[Distribution]:
+    """For every scale and choice question answered in the period: how often each option was chosen."""
+    counts = db.session.execute(
+        select(Answer.question_id, Answer.value, func.count())
+        .where(*_answers_in(scope, period, zone), Answer.kind.in_(TAP_KINDS))
+        .group_by(Answer.question_id, Answer.value)
+    ).all()
+    by_question: dict[int, dict[str | None, int]] = defaultdict(dict)
+    for question_id, value, count in counts:
+        by_question[question_id][value] = count
+    questions = db.session.scalars(
+        select(Question)
+        .where(Question.id.in_(list(by_question)))
+        .options(selectinload(Question.options))
+        .order_by(Question.name, Question.id)
+    ).all()
+    figures = []
+    for question in questions:
+        chosen = by_question[question.id]
+        positive = positive_values(question)
+        options = [
+            OptionCount(o.value, o.label, chosen.pop(o.value, 0), o.value in positive)
+            for o in sorted(question.options, key=lambda option: option.position)
+        ]
+        # A value no option has (any more) is still counted, under its own name.
+        options += [OptionCount(v or "", v or "—", n, False) for v, n in sorted(chosen.items(), key=str)]
+        figures.append(Distribution(question.id, question.name, question.kind, options))
+    return figures
+
+
+# --- tags ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TagCount:
+    tag_id: int
+    name: str
+    colour: str
+    count: int
+
+
+def tag_frequencies(scope: Scope, period: Period, zone: ZoneInfo) -> list[TagCount]:
+    """How many answers of the period carry each tag, most used first."""
+    count = func.count(AnswerTag.answer_uuid)
+    rows = db.session.execute(
+        select(Tag.id, Tag.name, Tag.colour, count)
+        .join(AnswerTag, AnswerTag.tag_id == Tag.id)
+        .join(Answer, Answer.uuid == AnswerTag.answer_uuid)
+        .where(*_answers_in(scope, period, zone))
+        .group_by(Tag.id, Tag.name, Tag.colour)
+        .order_by(count.desc(), Tag.name)
+    ).all()
+    return [TagCount(*row) for row in rows]
+
+
+# --- totals, per period and per branch -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Totals:
+    sessions: int = 0
+    answers: int = 0
+    recordings: int = 0
+    scale_answers: int = 0
+    positive: int = 0
+
+    @property
+    def positive_share(self) -> float | None:
+        return self.positive / self.scale_answers if self.scale_answers else None
+
+
+def _positive_pairs() -> list[tuple[int, str]]:
+    """(question id, value) of every positive scale option."""
+    questions = db.session.scalars(
+        select(Question).where(Question.kind == QuestionKind.SCALE).options(selectinload(Question.options))
+    ).all()
+    return [(q.id, value) for q in questions for value in sorted(positive_values(q))]
+
+
+def _answer_sums(pairs: Sequence[tuple[int, str]]) -> tuple[Any, ...]:
+    scale = Answer.kind == AnswerKind.SCALE
+    positive = and_(scale, tuple_(Answer.question_id, Answer.value).in_(pairs)) if pairs else literal(False)
+    return (
+        func.count(),
+        func.count().filter(Answer.kind.in_(RECORDING_KINDS)),
+        func.count().filter(scale),
+        func.count().filter(positive),
+    )
+
+
+def period_totals(scope: Scope, period: Period, zone: ZoneInfo) -> Totals:
+    """Sessions, answers, recordings and positive scale answers of the period."""
+    answers, recordings, scale, positive = db.session.execute(
+        select(*_answer_sums(_positive_pairs())).where(*_answers_in(scope, period, zone))
+    ).one()
+    sessions = db.session.scalar(select(func.count()).where(*_sessions_in(scope, period, zone))) or 0
+    return Totals(sessions, answers, recordings, scale, positive)
+
+
+@dataclass(frozen=True)
+class BranchTotals:
+    branch_id: int
+    name: str
+    totals: Totals = field(default_factory=Totals)
+
+
+def branch_comparison(scope: Scope, period: Period, zone: ZoneInfo) -> list[BranchTotals]:
+    """The totals of every branch in the scope, side by side (branches without answers too)."""
+    branches = db.session.execute(
+        select(Branch.id, Branch.name).where(*scope.on(Branch.id)).order_by(Branch.name)
+    ).all()
+    answer_rows = db.session.execute(
+        select(Answer.branch_id, *_answer_sums(_positive_pairs()))
+        .where(*_answers_in(scope, period, zone))
+        .group_by(Answer.branch_id)
+    ).all()
+    session_rows = db.session.execute(
+        select(Session.branch_id, func.count())
+        .where(*_sessions_in(scope, period, zone))
+        .group_by(Session.branch_id)
+    ).all()
+    answers = {row[0]: row[1:] for row in answer_rows}
+    sessions = dict(session_rows)
+    return [
+        BranchTotals(
+            branch_id, name, Totals(sessions.get(branch_id, 0), *answers.get(branch_id, (0, 0, 0, 0)))
+        )
+        for branch_id, name in branches
+    ]
+
+
+# --- retention -------------------------------------------------------------------------------
+
+PURGE_ACTION = "retention.purge"
+
+
+def recordings_removed(period: Period, zone: ZoneInfo) -> int:
+    """Recordings deleted by the retention rules during the period (every branch: a purge runs for
+    all of them at once and its audit event counts them together)."""
+    start, end = period.bounds(zone)
+    details: Iterable[dict[str, Any]] = db.session.scalars(
+        select(AuditEvent.details).where(
+            AuditEvent.action == PURGE_ACTION, AuditEvent.at >= start, AuditEvent.at < end
+        )
+    )
+    return sum(_count(d.get("recordings")) for d in details if isinstance(d, dict))
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def visible_branches(user: User) -> Select[tuple[int, str]]:
+    return select(Branch.id, Branch.name).where(branch_filter(user, Branch.id)).order_by(Branch.name)

@@ -1,0 +1,359 @@
+"""A dashboard as a whole: its arguments from the URL, its figures, and the same numbers as JSON
+and as plain tables (the page, the CSV and the XLSX all draw from ``tables``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from admin.dashboards import queries
+from admin.dashboards.queries import (
+    BranchTotals,
+    Bucket,
+    Distribution,
+    Per,
+    Period,
+    Scope,
+    TagCount,
+    Totals,
+)
+from admin.models import User
+
+PERS: tuple[Per, ...] = ("week", "month")
+PER_LABELS = {"week": _l("per week"), "month": _l("per month")}
+MAX_DAYS = 3 * 366 + 1  # three years
+MAX_WEEK_DAYS = 2 * 366 + 7  # per week: at most about two years of bars
+
+
+class ArgsError(ValueError):
+    """A query argument that cannot be read; the message says which and why (for a 400)."""
+
+
+@dataclass(frozen=True)
+class DashboardArgs:
+    """What the URL asks for: ``branch`` (empty: every branch I may see), ``from``, ``to``, ``per``."""
+
+    branch: int | None
+    period: Period
+    per: Per
+
+    @classmethod
+    def default_period(cls, today: date) -> Period:
+        """This month and the two before it, up to today."""
+        first = today.replace(day=1)
+        for _month in range(2):
+            first = (first - timedelta(days=1)).replace(day=1)
+        return Period(first, today)
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str], today: date) -> DashboardArgs:
+        branch_text = args.get("branch") or ""
+        branch = None
+        if branch_text:
+            if not branch_text.isdigit() or not 0 < int(branch_text) < 2**31:
+                raise ArgsError(_("The branch must be a branch number."))
+            branch = int(branch_text)
+        default = cls.default_period(today)
+        first = _day(args.get("from"), "from") or default.first
+        last = _day(args.get("to"), "to") or (default.last if first <= default.last else first)
+        if first > last:
+            raise ArgsError(_("The period ends before it starts: choose a 'to' date after the 'from' date."))
+        per = args.get("per") or "week"
+        if per not in PERS:
+            raise ArgsError(_("Show the period per week or per month."))
+        period = Period(first, last)
+        if period.days > MAX_DAYS:
+            raise ArgsError(_("Choose a period of at most three years."))
+        if per == "week" and period.days > MAX_WEEK_DAYS:
+            raise ArgsError(_("For a period longer than two years, show it per month."))
+        return cls(branch, period, per)  # type: ignore[arg-type]
+
+    def to_args(self, **changes: Any) -> dict[str, str]:
+        """The query string of these arguments (``changes`` override, e.g. another period)."""
+        values: dict[str, Any] = {
+            "branch": self.branch,
+            "from": self.period.first,
+            "to": self.period.last,
+            "per": self.per,
+            **changes,
+        }
+        return {
+            k: v.isoformat() if isinstance(v, date) else str(v) for k, v in values.items() if v is not None
+        }
+
+
+def _day(raw: str | None, name: str) -> date | None:
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ArgsError(_("'%(name)s' must be a date like 2026-03-31.", name=name)) from None
+
+
+@dataclass
+class Dashboard:
+    args: DashboardArgs
+    branch_name: str | None  # None: every branch the user may see
+    activity: list[Bucket]
+    distributions: list[Distribution]
+    tags: list[TagCount]
+    totals: Totals
+    previous_totals: Totals
+    recordings_removed: int
+    branches: list[BranchTotals] = field(default_factory=list)  # across branches only
+
+    @property
+    def previous(self) -> Period:
+        return self.args.period.previous()
+
+
+def build(user: User, args: DashboardArgs, branch_name: str | None, zone: ZoneInfo) -> Dashboard:
+    """Every figure of one dashboard (the branch in ``args`` is already checked to be visible)."""
+    scope = Scope(user, args.branch)
+    period = args.period
+    # Branches side by side: only across branches, and only when there are several to compare.
+    comparison = queries.branch_comparison(scope, period, zone) if args.branch is None else []
+    return Dashboard(
+        args=args,
+        branch_name=branch_name,
+        activity=queries.activity(scope, period, args.per, zone),
+        distributions=queries.distributions(scope, period, zone),
+        tags=queries.tag_frequencies(scope, period, zone),
+        totals=queries.period_totals(scope, period, zone),
+        previous_totals=queries.period_totals(scope, period.previous(), zone),
+        recordings_removed=queries.recordings_removed(period, zone),
+        branches=comparison if len(comparison) > 1 else [],
+    )
+
+
+def positive_rule() -> str:
+    return _(
+        "Positive: the upper half of a scale without its middle point (the top two of five faces, "
+        "the top one of three); choice questions show their distribution only."
+    )
+
+
+# --- JSON -------------------------------------------------------------------------------------
+
+
+def _share(part: int, whole: int) -> float | None:
+    """A share as a fraction rounded to four decimals (None when there is nothing to share)."""
+    return round(part / whole, 4) if whole else None
+
+
+def _totals_json(totals: Totals) -> dict[str, Any]:
+    return {
+        "sessions": totals.sessions,
+        "answers": totals.answers,
+        "recordings": totals.recordings,
+        "scale_answers": totals.scale_answers,
+        "positive": totals.positive,
+        "positive_share": _share(totals.positive, totals.scale_answers),
+    }
+
+
+def to_json(dashboard: Dashboard) -> dict[str, Any]:
+    args, previous = dashboard.args, dashboard.previous
+    return {
+        "branch": None if args.branch is None else {"id": args.branch, "name": dashboard.branch_name},
+        "period": {
+            "from": args.period.first.isoformat(),
+            "to": args.period.last.isoformat(),
+            "per": args.per,
+        },
+        "previous_period": {"from": previous.first.isoformat(), "to": previous.last.isoformat()},
+        "positive_rule": positive_rule(),
+        "activity": [
+            {"start": b.start.isoformat(), "sessions": b.sessions, "answers": b.answers}
+            for b in dashboard.activity
+        ],
+        "questions": [
+            {
+                "id": d.question_id,
+                "name": d.question,
+                "kind": d.kind.value,
+                "total": d.total,
+                "positive": d.positive,
+                "positive_share": None if d.positive is None else _share(d.positive, d.total),
+                "options": [
+                    {"value": o.value, "label": o.label, "count": o.count, "positive": o.positive}
+                    for o in d.options
+                ],
+            }
+            for d in dashboard.distributions
+        ],
+        "tags": [
+            {"id": t.tag_id, "name": t.name, "colour": t.colour, "count": t.count} for t in dashboard.tags
+        ],
+        "totals": _totals_json(dashboard.totals),
+        "previous_totals": _totals_json(dashboard.previous_totals),
+        "branches": [
+            {"id": b.branch_id, "name": b.name, **_totals_json(b.totals)} for b in dashboard.branches
+        ],
+        "recordings_removed": dashboard.recordings_removed,
+    }
+
+
+# --- tables -----------------------------------------------------------------------------------
+
+Cell = str | int | float | None
+
+
+@dataclass(frozen=True)
+class Table:
+    """One figure as rows: what the page shows under its chart and what the exports write."""
+
+    key: str  # stable name, e.g. "activity" or "question-12"
+    title: str
+    columns: list[str]
+    rows: list[list[Cell]]
+    footer: list[list[Cell]] = field(default_factory=list)
+    # How the page charts it: the columns drawn as series (none: no chart), bars across, the first
+    # rows only (the rest are in another unit), a colour per row, a link per row (page only).
+    series: tuple[int, ...] = ()
+    across: bool = False
+    charted_rows: int | None = None
+    row_colours: list[str | None] = field(default_factory=list)
+    row_links: list[str | None] = field(default_factory=list)
+
+
+POSITIVE_COLOUR = "#1a7f37"
+OTHER_COLOUR = "#0b5394"
+
+
+def inbox_link(args: DashboardArgs, **extra: Any) -> str:
+    """The inbox with the answers a figure counts: same branch and days, and ``extra``."""
+    query: dict[str, Any] = {"from": args.period.first.isoformat(), "to": args.period.last.isoformat()}
+    if args.branch is not None:
+        query["branch"] = args.branch
+    return url_for("responses.inbox", **query, **extra)
+
+
+def percent(part: int, whole: int) -> float | None:
+    """A share in percent with one decimal (None when there is nothing to share)."""
+    return round(100 * part / whole, 1) if whole else None
+
+
+def tables(dashboard: Dashboard) -> list[Table]:
+    args = dashboard.args
+    found = [
+        Table(
+            "activity",
+            _("Sessions and answers per week") if args.per == "week" else _("Sessions and answers per month"),
+            [_("Week starting") if args.per == "week" else _("Month"), _("Sessions"), _("Answers")],
+            [
+                [
+                    b.start.isoformat() if args.per == "week" else b.start.strftime("%Y-%m"),
+                    b.sessions,
+                    b.answers,
+                ]
+                for b in dashboard.activity
+            ],
+            series=(1, 2),
+        )
+    ]
+    for d in dashboard.distributions:
+        footer: list[list[Cell]] = [[_("Total"), d.total, percent(d.total, d.total)]]
+        if d.positive is not None:
+            footer.append([_("Positive"), d.positive, percent(d.positive, d.total)])
+        found.append(
+            Table(
+                f"question-{d.question_id}",
+                d.question,
+                [_("Answer"), _("Answers"), _("Share (%)")],
+                [[o.label, o.count, percent(o.count, d.total)] for o in d.options],
+                footer,
+                series=(1,),
+                across=True,
+                row_colours=[POSITIVE_COLOUR if o.positive else OTHER_COLOUR for o in d.options],
+            )
+        )
+    found.append(
+        Table(
+            "tags",
+            _("Tags"),
+            [_("Tag"), _("Answers")],
+            [[t.name, t.count] for t in dashboard.tags],
+            series=(1,),
+            across=True,
+            row_colours=[t.colour for t in dashboard.tags],
+            row_links=[inbox_link(args, tag=t.tag_id) for t in dashboard.tags],
+        )
+    )
+    found.append(_comparison_with_previous(dashboard))
+    if dashboard.branches:
+        found.append(
+            Table(
+                "branches",
+                _("Branches side by side"),
+                [
+                    _("Branch"),
+                    _("Sessions"),
+                    _("Answers"),
+                    _("Recordings"),
+                    _("Scale answers"),
+                    _("Positive"),
+                    _("Positive (%)"),
+                ],
+                [
+                    [
+                        b.name,
+                        b.totals.sessions,
+                        b.totals.answers,
+                        b.totals.recordings,
+                        b.totals.scale_answers,
+                        b.totals.positive,
+                        percent(b.totals.positive, b.totals.scale_answers),
+                    ]
+                    for b in dashboard.branches
+                ],
+                series=(1, 2),
+                row_links=[
+                    url_for("dashboards.dashboard", **args.to_args(branch=b.branch_id))
+                    for b in dashboard.branches
+                ],
+            )
+        )
+    return found
+
+
+def _comparison_with_previous(dashboard: Dashboard) -> Table:
+    now, before = dashboard.totals, dashboard.previous_totals
+    rows: list[list[Cell]] = [
+        [label, a, b, a - b]
+        for label, a, b in (
+            (_("Sessions"), now.sessions, before.sessions),
+            (_("Answers"), now.answers, before.answers),
+            (_("Recordings"), now.recordings, before.recordings),
+            (_("Scale answers"), now.scale_answers, before.scale_answers),
+            (_("Positive"), now.positive, before.positive),
+        )
+    ]
+    share_now, share_before = (
+        percent(now.positive, now.scale_answers),
+        percent(before.positive, before.scale_answers),
+    )
+    change = None if share_now is None or share_before is None else round(share_now - share_before, 1)
+    rows.append([_("Positive (%)"), share_now, share_before, change])
+    period, previous = dashboard.args.period, dashboard.previous
+    return Table(
+        "previous",
+        _("This period and the one before"),
+        [
+            _("Measure"),
+            _("%(first)s to %(last)s", first=period.first.isoformat(), last=period.last.isoformat()),
+            _("%(first)s to %(last)s", first=previous.first.isoformat(), last=previous.last.isoformat()),
+            _("Change"),
+        ],
+        rows,
+        series=(1, 2),
+        charted_rows=3,  # sessions, answers, recordings: the rest would dwarf or mix units
+    )
