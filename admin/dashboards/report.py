@@ -136,8 +136,8 @@ def build(user: User, args: DashboardArgs, branch_name: str | None, zone: ZoneIn
 
 def positive_rule() -> str:
     return _(
-        "Positive: the upper half of a scale without its middle point (the top two of five faces, "
-        "the top one of three); choice questions show their distribution only."
+        "Positive (green in the charts): the upper half of a scale without its middle point (the top "
+        "two of five faces, the top one of three); choice questions show their distribution only."
     )
 
 
@@ -260,34 +260,6 @@ def tables(dashboard: Dashboard) -> list[Table]:
             series=(1, 2),
         )
     ]
-    for d in dashboard.distributions:
-        footer: list[list[Cell]] = [[_("Total"), d.total, percent(d.total, d.total)]]
-        if d.positive is not None:
-            footer.append([_("Positive"), d.positive, percent(d.positive, d.total)])
-        found.append(
-            Table(
-                f"question-{d.question_id}",
-                d.question,
-                [_("Answer"), _("Answers"), _("Share (%)")],
-                [[o.label, o.count, percent(o.count, d.total)] for o in d.options],
-                footer,
-                series=(1,),
-                across=True,
-                row_colours=[POSITIVE_COLOUR if o.positive else OTHER_COLOUR for o in d.options],
-            )
-        )
-    found.append(
-        Table(
-            "tags",
-            _("Tags"),
-            [_("Tag"), _("Answers")],
-            [[t.name, t.count] for t in dashboard.tags],
-            series=(1,),
-            across=True,
-            row_colours=[t.colour for t in dashboard.tags],
-            row_links=[inbox_link(args, tag=t.tag_id) for t in dashboard.tags],
-        )
-    )
     found.append(_comparison_with_previous(dashboard))
     if dashboard.branches:
         found.append(
@@ -316,12 +288,41 @@ def tables(dashboard: Dashboard) -> list[Table]:
                     for b in dashboard.branches
                 ],
                 series=(1, 2),
+                across=True,
                 row_links=[
                     url_for("dashboards.dashboard", **args.to_args(branch=b.branch_id))
                     for b in dashboard.branches
                 ],
             )
         )
+    for d in dashboard.distributions:
+        footer: list[list[Cell]] = [[_("Total"), d.total, percent(d.total, d.total)]]
+        if d.positive is not None:
+            footer.append([_("Positive"), d.positive, percent(d.positive, d.total)])
+        found.append(
+            Table(
+                f"question-{d.question_id}",
+                d.question,
+                [_("Answer"), _("Answers"), _("Share (%)")],
+                [[o.label, o.count, percent(o.count, d.total)] for o in d.options],
+                footer,
+                series=(1,),
+                across=True,
+                row_colours=[POSITIVE_COLOUR if o.positive else OTHER_COLOUR for o in d.options],
+            )
+        )
+    found.append(
+        Table(
+            "tags",
+            _("Tags"),
+            [_("Tag"), _("Answers")],
+            [[t.name, t.count] for t in dashboard.tags],
+            series=(1,),
+            across=True,
+            row_colours=[t.colour for t in dashboard.tags],
+            row_links=[inbox_link(args, tag=t.tag_id) for t in dashboard.tags],
+        )
+    )
     return found
 
 

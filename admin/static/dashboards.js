@@ -49,7 +49,8 @@
     var data = readTable(table);
     if (data.across) {
       // One bar per row: the box grows with the rows so labels stay readable.
-      canvas.parentElement.style.height = Math.max(120, 40 + 32 * data.labels.length) + "px";
+      var perRow = 16 + 16 * data.datasets.length;
+      canvas.parentElement.style.height = Math.max(120, 50 + perRow * data.labels.length) + "px";
     }
     new window.Chart(canvas, {
       type: "bar",
