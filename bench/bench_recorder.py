@@ -11,7 +11,9 @@ fragmented MP4). Figures:
 * speed: 1280×720 25 fps + audio encoded as fast as possible, pinned to one core, one thread;
 * MB per minute (10^6 bytes) and SSIM (luma, 11×11 Gaussian window) of that encode to its
   source frames;
-* peak RSS of a process that records 10 s live, as the kiosk service would.
+* peak RSS of a process that records 10 s live, as the kiosk service would;
+* the same encode and the same live recording sealed to a server key (``mediaseal``), as an
+  enrolled kiosk records, beside the plain figures measured in the same run.
 
 ``--sweep`` also prints the preset/CRF comparison the encoder settings were chosen from.
 Run from the repository root: ``python bench/bench_recorder.py``.
@@ -33,12 +35,14 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+from nacl.public import PrivateKey
 
 from kiosk.hardware.camera import FileCamera
 from kiosk.hardware.microphone import SoundDeviceMicrophone
 from kiosk.hardware.pulse import PulseNullSink
 from kiosk.hardware.recorder import EncoderSettings, Mp4Writer, Recorder
 from kiosk.hardware.synthetic import tone, write_test_video
+from mediaseal import SealingWriter
 
 FPS = 25
 WIDTH, HEIGHT = 1280, 720
@@ -140,15 +144,24 @@ def measure_event_sync(out: Path) -> float:
 
 
 def measure_encoding(
-    source: Path, out: Path, settings: EncoderSettings, seconds: float | None = None
+    source: Path,
+    out: Path,
+    settings: EncoderSettings,
+    seconds: float | None = None,
+    seal_to: bytes | None = None,
 ) -> dict[str, float]:
-    """Encode ``source`` with sound as fast as possible on one core; size and SSIM to it."""
-    path = out / f"encode-{settings.preset}-{settings.crf}.mp4"
+    """Encode ``source`` with sound as fast as possible on one core; size and SSIM to it.
+
+    With ``seal_to`` the file is sealed while it is written (SSIM is then left out: the recording
+    inside is the same bytes as the plain encode's)."""
+    sealed = "-sealed" if seal_to else ""
+    path = out / f"encode-{settings.preset}-{settings.crf}{sealed}.mp4"
     sound = tone(220, 1.0) * 0.3  # a second of sound, repeated
     busy = 0.0
     frames = 0
     with open(path, "wb") as file:
-        writer = Mp4Writer(file, settings, video=True, audio=True)
+        sealer = SealingWriter(file, seal_to) if seal_to else None
+        writer = Mp4Writer(sealer or file, settings, video=True, audio=True)
         for index, image in enumerate(frames_of(source)):
             if seconds is not None and index >= seconds * FPS:
                 break
@@ -161,20 +174,28 @@ def measure_encoding(
             frames += 1
         started = time.perf_counter()
         duration = writer.close()
+        if sealer is not None:
+            sealer.finish()
         busy += time.perf_counter() - started
+    speed, mb_per_minute = (frames / FPS) / busy, path.stat().st_size / duration * 60 / 1e6
+    if seal_to:
+        return {"speed": speed, "mb_per_minute": mb_per_minute}
     scores = [ssim(a, b) for a, b in zip(luma_of(source), luma_of(path), strict=False)]
     return {
-        "speed": (frames / FPS) / busy,
-        "mb_per_minute": path.stat().st_size / duration * 60 / 1e6,
+        "speed": speed,
+        "mb_per_minute": mb_per_minute,
         "ssim": statistics.fmean(scores),
         "ssim_min": min(scores),
     }
 
 
-def rss_child(source: str, out: str) -> None:
-    """In a fresh process: record 10 s live and print the peak resident memory in MB."""
+def rss_child(source: str, out: str, mode: str) -> None:
+    """In a fresh process: record 10 s live (plain or sealed) and print the peak RSS in MB."""
+    seal_to = bytes(PrivateKey.generate().public_key) if mode == "sealed" else None
     with FileCamera(source) as camera, SoundDeviceMicrophone("default") as microphone:
-        recorder = Recorder(Path(out) / "rss.mp4", camera=camera, microphone=microphone)
+        recorder = Recorder(
+            Path(out) / f"rss-{mode}.mp4", camera=camera, microphone=microphone, seal_to=seal_to
+        )
         recorder.start()
         time.sleep(10.0)
         recorder.stop()
@@ -183,11 +204,11 @@ def rss_child(source: str, out: str) -> None:
     print(peak_kb / 1024)
 
 
-def measure_rss(pulse: PulseNullSink, source: Path, out: Path) -> float:
+def measure_rss(pulse: PulseNullSink, source: Path, out: Path, mode: str = "plain") -> float:
     player = pulse.play_tone(440, 14.0)
     try:
         done = subprocess.run(
-            [sys.executable, __file__, "--rss-child", str(source), str(out)],
+            [sys.executable, __file__, "--rss-child", str(source), str(out), mode],
             capture_output=True,
             text=True,
             check=True,
@@ -210,7 +231,7 @@ def row(what: str, measured: str, budget: str, ok: bool | None) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sweep", action="store_true", help="also compare presets and CRFs")
-    parser.add_argument("--rss-child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--rss-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rss_child:
         rss_child(*args.rss_child)
@@ -226,8 +247,11 @@ def main() -> int:
         event_sync = measure_event_sync(out)
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core from here on
         encode = measure_encoding(source, out, settings)
+        server_key = bytes(PrivateKey.generate().public_key)
+        sealed = measure_encoding(source, out, settings, seal_to=server_key)
         os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
         rss = measure_rss(pulse, source, out)
+        rss_sealed = measure_rss(pulse, source, out, "sealed")
 
         print(
             f"\nencoder: libx264 {settings.preset} CRF {settings.crf}, no B-frames, keyframe every "
@@ -269,6 +293,24 @@ def main() -> int:
             encode["ssim"] >= 0.95,
         )
         row("peak RSS, process recording 10 s live", f"{rss:.0f} MB", "≤ 200 MB", rss <= 200)
+        row(
+            "encoding as above, sealed (mediaseal)",
+            f"{sealed['speed']:.1f}× ({sealed['speed'] / encode['speed']:.2f} of plain)",
+            "≥ 2×",
+            sealed["speed"] >= 2,
+        )
+        row(
+            "  size sealed",
+            f"{sealed['mb_per_minute']:.2f} MB/min (plain {encode['mb_per_minute']:.2f})",
+            "≤ 8 MB/min",
+            sealed["mb_per_minute"] <= 8,
+        )
+        row(
+            "peak RSS, recording 10 s live, sealed",
+            f"{rss_sealed:.0f} MB (plain {rss:.0f})",
+            "≤ 200 MB",
+            rss_sealed <= 200,
+        )
 
         if args.sweep:
             print("\npreset / CRF sweep (first 8 s, one core):")

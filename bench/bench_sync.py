@@ -533,6 +533,7 @@ def main() -> int:
             "SECRET_KEY": "bench-" + new_token(),
             "DATABASE_URL": database,
             "MEDIA_ROOT": str(media_root),
+            "KIOSK_SEALING_KEY_FILE": str(folder / "kiosk-sealing.key"),
             "PLAIN_PUT_DIR": str(plain_dir),
         }
         admin_port = stack.enter_context(gunicorn("admin:create_app()", logs / "admin.log", env))

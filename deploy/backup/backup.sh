@@ -6,6 +6,8 @@
 # Environment (the admin server's /etc/vertelpaal/admin.env has the first two):
 #   DATABASE_URL  the app's database URL (postgresql+psycopg://... or postgresql://...)
 #   MEDIA_ROOT    the media folder
+#   KIOSK_SEALING_KEY_FILE  the private keys that open kiosks' sealed recordings (when set and
+#                 present; lose them and every sealed recording not yet uploaded is lost too)
 #   BACKUP_DIR    where the dated folders go (or the first argument)
 #   KEEP_DAYS     remove backups older than this many days (default 14; the newest always stays)
 #
@@ -14,7 +16,9 @@
 #   media/         a copy of MEDIA_ROOT; files that did not change since the previous backup are
 #                  hard links into it (media files never change: they are named by their sha256),
 #                  so every backup is complete on its own but only new files take space
-#   SHA256SUMS     the dump's checksum (media files need none: each is named by its sha256)
+#   kiosk-sealing.key  a copy of KIOSK_SEALING_KEY_FILE (mode 0600), when there is one
+#   SHA256SUMS     the checksums of the dump and the key file (media files need none: each is named
+#                  by its sha256)
 #   MEDIA_FILES    every media file with its size, so restore.sh can tell that none is missing
 #   INFO           when, from where, how many files
 # The folder is assembled as .<name>.partial and renamed when complete: a folder without that
@@ -64,10 +68,17 @@ fi
 # may not set; what matters is the content, the permissions and the times.
 rsync --recursive --links --perms --times --delete "${link_dest[@]}" "$MEDIA_ROOT/" "$work/media/"
 
-# 3. Checksum, list of files and a note.
+# 3. The sealing keys: small, secret, and without them sealed recordings on kiosks cannot be opened.
+if [[ -n ${KIOSK_SEALING_KEY_FILE:-} && -f $KIOSK_SEALING_KEY_FILE ]]; then
+    install -m 0600 "$KIOSK_SEALING_KEY_FILE" "$work/kiosk-sealing.key"
+elif [[ -n ${KIOSK_SEALING_KEY_FILE:-} ]]; then
+    echo "backup: note: $KIOSK_SEALING_KEY_FILE does not exist yet (no kiosk has asked for it)" >&2
+fi
+
+# 4. Checksums, list of files and a note.
 (
     cd "$work"
-    sha256sum database.dump > SHA256SUMS
+    sha256sum database.dump $([[ -f kiosk-sealing.key ]] && echo kiosk-sealing.key) > SHA256SUMS
     find media -type f -printf '%P\t%s\n' | LC_ALL=C sort > MEDIA_FILES
 )
 files=$(find "$work/media" -type f | wc -l)
@@ -82,7 +93,7 @@ sync -f "$work/database.dump" 2>/dev/null || true
 mv "$work" "$target"
 trap - EXIT
 
-# 4. Remove backups older than KEEP_DAYS (never the one just made).
+# 5. Remove backups older than KEEP_DAYS (never the one just made).
 cutoff=$(date -u -d "-$keep_days days" +%Y-%m-%dT%H%M%SZ)
 find "$backup_dir" -maxdepth 1 -mindepth 1 -type d -regextype posix-extended \
     -regex '.*/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{6}Z' -printf '%f\n' | sort | while read -r name; do

@@ -6,6 +6,7 @@
 # Environment (as for backup.sh; on the server: set -a; . /etc/vertelpaal/admin.env; set +a):
 #   DATABASE_URL  the database to restore into (it must exist; its owner runs this)
 #   MEDIA_ROOT    the media folder to restore into
+#   KIOSK_SEALING_KEY_FILE  where the sealing keys go back to (when the backup holds them)
 #
 # What it does, in this order:
 #   1. checks the backup: the dump against SHA256SUMS, the media files against MEDIA_FILES (none
@@ -13,7 +14,10 @@
 #      is never restored);
 #   2. replaces everything in the database's public schema with the backup, in one transaction
 #      (if anything fails, the database is left as it was);
-#   3. makes MEDIA_ROOT exactly the backup's media/ (files added since are removed).
+#   3. makes MEDIA_ROOT exactly the backup's media/ (files added since are removed);
+#   4. puts the sealing keys back into KIOSK_SEALING_KEY_FILE (mode 0600), after the keys that file
+#      holds now: a key made after the backup stays the current one, and recordings sealed to any
+#      key of either still open.
 # Stop the app first (systemctl stop vertelpaal-admin vertelpaal-worker), start it afterwards,
 # and when the backup is older than the installed version, run `flask --app admin db upgrade`.
 # Without --yes it asks before it overwrites anything.
@@ -34,6 +38,9 @@ backup=$(cd "$1" 2>/dev/null && pwd) || die "$1 is not a folder"
 [[ -f $backup/database.dump && -d $backup/media && -f $backup/SHA256SUMS && -f $backup/MEDIA_FILES ]] \
     || die "$backup is not a complete backup (database.dump, media/, SHA256SUMS and MEDIA_FILES expected)"
 pg_url=$(sed -E 's#^postgres(ql)?\+[A-Za-z0-9_]+://#postgresql://#' <<<"$DATABASE_URL")
+if [[ -f $backup/kiosk-sealing.key && -z ${KIOSK_SEALING_KEY_FILE:-} ]]; then
+    die "the backup holds the kiosk sealing keys: set KIOSK_SEALING_KEY_FILE (see /etc/vertelpaal/admin.env)"
+fi
 
 if command -v systemctl >/dev/null && systemctl is-active --quiet vertelpaal-admin.service 2>/dev/null; then
     die "vertelpaal-admin.service is running: stop it first (systemctl stop vertelpaal-admin vertelpaal-worker)"
@@ -78,6 +85,24 @@ echo "restoring the media ..."
 mkdir -p "$MEDIA_ROOT"
 # No owner or group: restored files take the media folder's group (setgid: nginx's www-data).
 rsync --recursive --links --perms --times --delete "$backup/media/" "$MEDIA_ROOT/"
+
+if [[ -f $backup/kiosk-sealing.key ]]; then
+    echo "restoring the kiosk sealing keys ..."
+    keys=$KIOSK_SEALING_KEY_FILE
+    mkdir -p "$(dirname "$keys")"
+    merged=$(mktemp "$(dirname "$keys")/.kiosk-sealing.XXXXXX")
+    chmod 600 "$merged"
+    current=/dev/null
+    [[ -f $keys ]] && current=$keys
+    {
+        cat "$current"
+        # The backup's keys that the file does not hold already (comments come from the file).
+        grep -v '^#' "$backup/kiosk-sealing.key" | grep -vxF -f "$current" || true
+    } > "$merged"
+    grep -q '^[0-9a-f]' "$merged" || { rm -f "$merged"; die "no key in the backup's kiosk-sealing.key"; }
+    sync -f "$merged" 2>/dev/null || true
+    mv "$merged" "$keys"
+fi
 
 echo "restore complete from $backup"
 echo "next: flask --app admin db upgrade (if the backup is older than the installed version), then start the app"

@@ -19,6 +19,7 @@ import av
 import pytest
 import requests
 from flask import Flask
+from playwright.sync_api import Page
 
 import mediaseal
 from admin import sealing
@@ -65,7 +66,32 @@ def decoded_frames(data: bytes, kind: str) -> int:
         return sum(1 for _ in container.decode(audio=0))
 
 
-def record(kiosk: Kiosk, session: str, kind: str, question_id: str, seconds: float) -> tuple[str, bytes]:
+def plays_in_chromium(page: Page, kiosk: Kiosk, url: str) -> None:
+    """Chromium's <video> plays the sealed recording from the kiosk service, and seeks in it."""
+    page.goto(kiosk.url)
+    ready = page.evaluate(
+        """async (url) => {
+            const video = document.createElement('video');
+            video.muted = true;
+            video.src = url;
+            document.body.append(video);
+            await video.play();
+            await new Promise((done) => setTimeout(done, 700));
+            const played = video.currentTime;
+            video.currentTime = video.duration - 0.3;  // a seek: a Range request near the end
+            await new Promise((done) => video.addEventListener('seeked', done, {once: true}));
+            return {played, width: video.videoWidth, error: video.error && video.error.code,
+                    at: video.currentTime, duration: video.duration};
+        }""",
+        url,
+    )
+    assert ready["error"] is None and ready["width"] > 0, ready
+    assert ready["played"] > 0.2 and ready["at"] > ready["duration"] - 1, ready
+
+
+def record(
+    kiosk: Kiosk, session: str, kind: str, question_id: str, seconds: float, page: Page | None = None
+) -> tuple[str, bytes]:
     """Record, play back as the review screen does, and send; returns the recording and its bytes."""
     started = api(kiosk, "POST", "/api/recordings", json={"session": session, "kind": kind})
     assert started.status_code == 201, started.text
@@ -94,6 +120,8 @@ def record(kiosk: Kiosk, session: str, kind: str, question_id: str, seconds: flo
         assert part.status_code == 206, part.status_code
         assert part.headers["Content-Range"] == f"bytes {first}-{last}/{len(plaintext)}"
         assert part.content == plaintext[first : last + 1]
+    if page is not None:
+        plays_in_chromium(page, kiosk, url)
 
     answer = api(
         kiosk,
@@ -107,6 +135,7 @@ def record(kiosk: Kiosk, session: str, kind: str, question_id: str, seconds: flo
     return recording, plaintext
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 def test_an_sd_card_holds_no_playable_recording_and_the_server_gets_them_whole(
     app: Flask,
@@ -114,6 +143,7 @@ def test_an_sd_card_holds_no_playable_recording_and_the_server_gets_them_whole(
     start_kiosk: StartKiosk,
     pulse: PulseNullSink,
     play_tone: PlayTone,
+    page: Page,
 ) -> None:
     with app.app_context():
         seed(MEDIA_SET, days=1)
@@ -135,7 +165,7 @@ def test_an_sd_card_holds_no_playable_recording_and_the_server_gets_them_whole(
         assert started.status_code == 201, started.text
         session = started.json()["uuid"]
         play_tone(660, 20)
-        video_uuid, video = record(kiosk, session, "video", video_question["id"], 2.5)
+        video_uuid, video = record(kiosk, session, "video", video_question["id"], 2.5, page)
         voice_uuid, voice = record(kiosk, session, "voice", voice_question["id"], 2.0)
         assert api(kiosk, "POST", f"/api/sessions/{session}/finish").status_code == 200
         plaintexts = {video_uuid: video, voice_uuid: voice}
