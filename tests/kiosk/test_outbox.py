@@ -138,3 +138,36 @@ def test_a_newer_outbox_is_not_touched(tmp_path: Path) -> None:
     box.close()
     with pytest.raises(RuntimeError, match="newer kiosk version"):
         Outbox(tmp_path / "o.sqlite3", tmp_path / "r")
+
+
+def test_a_parent_s_no_allows_taps_but_no_recording(outbox: Outbox) -> None:
+    session = outbox.start_session(
+        "default", 3, "nl", consent=True, consent_version="2026-1", parent_consent=False
+    )
+    outbox.add_answer(session, new_id(), "satisfaction", "scale", value="4")
+    recording = fake_recording(outbox)
+    with pytest.raises(OutboxError, match="consent"):
+        outbox.add_answer(session, new_id(), "improve", "video", recording_uuid=recording)
+    agreed = outbox.start_session(
+        "default", 3, "nl", consent=True, consent_version="2026-1", parent_consent=True
+    )
+    outbox.add_answer(agreed, new_id(), "improve", "video", recording_uuid=recording)
+    stored = {s.uuid: s.parent_consent for s in outbox.sessions()}
+    assert stored == {session: False, agreed: True}
+
+
+def test_an_outbox_from_before_the_parent_step_is_brought_up_to_date(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3", tmp_path / "r")
+    kept = box.start_session("default", 3, "nl", consent=True, consent_version="2026-1")
+    with box.engine.begin() as connection:  # the version 1 schema: no parent_consent column
+        connection.exec_driver_sql("ALTER TABLE sessions DROP COLUMN parent_consent")
+        connection.exec_driver_sql("PRAGMA user_version = 1")
+    box.close()
+    box = Outbox(tmp_path / "o.sqlite3", tmp_path / "r")
+    try:
+        with box.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA user_version").scalar() == 2
+        [session] = box.sessions()
+        assert session.uuid == kept and session.consent and session.parent_consent is None
+    finally:
+        box.close()
