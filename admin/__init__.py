@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask, Response, current_app, has_request_context, render_template, request
 from flask_babel import get_locale, gettext
 from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from admin import config as settings
 from admin.extensions import babel, csrf, db, limiter, migrate
@@ -34,6 +35,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(Path(__file__).parent / "translations"))
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the session's own limits apply
 
+    if proxies := app.config.get("TRUSTED_PROXIES"):
+        # Behind nginx every request comes from 127.0.0.1: per-address limits need the client's own.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
     csrf.init_app(app)
@@ -108,7 +112,7 @@ def _security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")
-    return response
     if current_app.config["PRODUCTION"]:
         # Browsers remember for two years to come only over HTTPS (development runs on plain http).
         response.headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+    return response

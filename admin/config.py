@@ -12,6 +12,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from limits import parse as parse_limit
+
 
 class ConfigError(RuntimeError):
     """A setting is missing or wrong; the message tells the operator how to fix it."""
@@ -26,6 +28,12 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
     "REDIS_URL": (None, "Redis for jobs and rate limits; empty means inline jobs and in-memory limits"),
     "SESSION_IDLE_MINUTES": ("30", "staff sessions end after this many minutes without a request"),
     "SESSION_ABSOLUTE_HOURS": ("12", "staff sessions end this many hours after signing in, however busy"),
+    "KIOSK_RATE_LIMIT_PER_TOKEN": ("1200 per minute", "kiosk API requests one kiosk token may make"),
+    "KIOSK_RATE_LIMIT_PER_ADDRESS": (
+        "6000 per minute",
+        "kiosk API requests from one address (a library's kiosks may share one NAT address)",
+    ),
+    "TRUSTED_PROXIES": ("0", "proxies in front that set X-Forwarded-For (1 behind nginx); 0: none"),
     "MAX_UPLOAD_MB": ("200", "largest upload from a staff page, in MB"),
     "MAX_RECORDING_MB": ("300", "largest answer recording a kiosk may upload, in MB"),
     "UPLOAD_EXPIRY_HOURS": ("48", "an unfinished kiosk upload is deleted after this many hours"),
@@ -67,6 +75,12 @@ def from_environment(instance_path: str, environ: dict[str, str] | None = None) 
             )
         secret = DEVELOPMENT_SECRET
 
+    for name in ("KIOSK_RATE_LIMIT_PER_TOKEN", "KIOSK_RATE_LIMIT_PER_ADDRESS"):
+        try:
+            parse_limit(get(name) or "")
+        except ValueError:
+            raise ConfigError(f"{name} must read like '1200 per minute', not {get(name)!r}.") from None
+
     database_url = get("DATABASE_URL") or "sqlite:///" + str(Path(instance_path) / "vertelpaal.sqlite3")
     media_root = get("MEDIA_ROOT") or str(Path(instance_path) / "media")
 
@@ -81,21 +95,25 @@ def from_environment(instance_path: str, environ: dict[str, str] | None = None) 
         "KIOSK_SEALING_KEY_FILE": get("KIOSK_SEALING_KEY_FILE")
         or str(Path(instance_path) / "kiosk-sealing.key"),
         "PERMANENT_SESSION_LIFETIME": timedelta(minutes=int(get("SESSION_IDLE_MINUTES") or 30)),
+        "SESSION_ABSOLUTE_LIFETIME": timedelta(hours=float(get("SESSION_ABSOLUTE_HOURS") or 12)),
         "MAX_CONTENT_LENGTH": int(get("MAX_UPLOAD_MB") or 200) * 1024 * 1024,
+        "KIOSK_RATE_LIMIT_PER_TOKEN": get("KIOSK_RATE_LIMIT_PER_TOKEN"),
+        "KIOSK_RATE_LIMIT_PER_ADDRESS": get("KIOSK_RATE_LIMIT_PER_ADDRESS"),
+        "TRUSTED_PROXIES": int(get("TRUSTED_PROXIES") or 0),
+        "RATELIMIT_HEADERS_ENABLED": True,  # a refused client is told when to come back (Retry-After)
         "MAX_RECORDING_MB": int(get("MAX_RECORDING_MB") or 300),
         "UPLOAD_EXPIRY_HOURS": float(get("UPLOAD_EXPIRY_HOURS") or 48),
         "UPLOAD_READ_TIMEOUT_SECONDS": float(get("UPLOAD_READ_TIMEOUT_SECONDS") or 60),
         "RETENTION_RECORDING_DAYS": int(get("RETENTION_RECORDING_DAYS") or 30),
         "SESSION_COOKIE_HTTPONLY": True,
-        "SESSION_ABSOLUTE_LIFETIME": timedelta(hours=float(get("SESSION_ABSOLUTE_HOURS") or 12)),
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
-        "REMEMBER_COOKIE_SECURE": production,
-        "SESSION_REFRESH_EACH_REQUEST": True,
-    }
         # __Host- cookies are refused by browsers unless Secure, Path=/ and without Domain: the
         # session can be neither set by a sibling host nor sent over plain HTTP. Development keeps
         # the plain name, as http://127.0.0.1 cannot keep a Secure cookie.
         "SESSION_COOKIE_NAME": "__Host-vertelpaal" if production else "vertelpaal",
         "SESSION_COOKIE_PATH": "/",
         "SESSION_COOKIE_DOMAIN": None,
+        "REMEMBER_COOKIE_SECURE": production,
+        "SESSION_REFRESH_EACH_REQUEST": True,
+    }

@@ -217,10 +217,10 @@ def make_branch(app: Flask) -> Callable[..., Branch]:
     return make
 
 
-@pytest.fixture
 ADMINS_GET_TOTP = "<admins get TOTP_SECRET>"
 
 
+@pytest.fixture
 def make_user(app: Flask) -> Callable[..., User]:
     from admin.accounts.operations import create_user
 
@@ -230,16 +230,16 @@ def make_user(app: Flask) -> Callable[..., User]:
         branches: Sequence[str] = (),
         password: str = PASSWORD,
         locale: str = "nl",
-    ) -> User:
         totp_secret: str | None = ADMINS_GET_TOTP,
-        with app.app_context():
+    ) -> User:
         """A user; admins have two-step sign-in with TOTP_SECRET unless ``totp_secret`` says otherwise."""
+        with app.app_context():
             chosen = [db.session.scalar(db.select(Branch).where(Branch.name == n)) for n in branches]
             user = create_user(email, password, role, chosen, locale=locale)
-            db.session.commit()
             if totp_secret is ADMINS_GET_TOTP:
                 totp_secret = TOTP_SECRET if role is Role.ADMIN else None
             user.totp_secret = totp_secret
+            db.session.commit()
             db.session.refresh(user)
             db.session.expunge(user)
             return user
