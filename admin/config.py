@@ -39,7 +39,10 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
     "UPLOAD_EXPIRY_HOURS": ("48", "an unfinished kiosk upload is deleted after this many hours"),
     "UPLOAD_READ_TIMEOUT_SECONDS": ("60", "a kiosk silent this long in the middle of a chunk is dropped"),
     # The consent video tells visitors 30 days (media/make_media.py): change both together.
-    "RETENTION_RECORDING_DAYS": ("30", "video and voice answers are deleted after this many days"),
+    "RETENTION_RECORDING_DAYS": (
+        "30",
+        "video and voice answers are deleted after this many days until an admin saves the Privacy page",
+    ),
     "MEDIA_ACCEL_REDIRECT": (
         None,
         "e.g. /protected-media/: nginx sends media files after the app checked access",
