@@ -6,7 +6,7 @@ OpenAPI 3.1, in ``openapi.py`` and served at ``/api/kiosk/v1/openapi.json``.
 
 from flask import Flask
 
-from admin.kiosk_api import views  # noqa: F401  (the views register themselves on bp)
+from admin.kiosk_api import limits, views  # noqa: F401  (they register themselves on bp)
 from admin.kiosk_api.blueprint import bp
 
 

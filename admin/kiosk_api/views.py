@@ -55,7 +55,7 @@ def openapi() -> ResponseReturnValue:
 
 
 @bp.post("/enrollments")
-@limiter.limit("30 per hour")
+@limiter.limit("60 per hour")  # per address; a code lives 15 minutes
 def create_enrollment() -> ResponseReturnValue:
     body = request.get_json(silent=True) or {}
     name = body.get("name", "") if isinstance(body, dict) else ""

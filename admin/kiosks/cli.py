@@ -27,6 +27,7 @@ def approve(pairing_code: str, branch_name: str, name: str) -> None:
     try:
         kiosk = operations.approve(pairing_code, branch, name)
     except operations.KioskError as error:
+        db.session.commit()  # a wrong code is audited: the next runs count it
         raise click.ClickException(str(error)) from error
     db.session.commit()
     click.echo(f"Kiosk {kiosk.id} ({kiosk.name}) enrolled in {branch.name}.")

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import select
 
 from admin import audit
 from admin.extensions import db
 from admin.kiosk_api.auth import hash_secret, new_token
-from admin.models import Branch, Enrollment, Kiosk, KioskPlacement, utcnow
+from admin.models import AuditEvent, Branch, Enrollment, Kiosk, KioskPlacement, utcnow
 
 # No 0/O, 1/I/L: a pairing code is read off a screen and typed in by a person.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
-ENROLLMENT_LIFETIME = timedelta(hours=24)
+# A code on a kiosk's screen is good for a short while; the kiosk then asks for a new one itself.
+ENROLLMENT_LIFETIME = timedelta(minutes=15)
 
 
 class KioskError(ValueError):
@@ -65,10 +68,16 @@ def find_waiting(code: str, now: datetime | None = None) -> Enrollment | None:
     )
 
 
-def approve(code: str, branch: Branch, name: str = "") -> Kiosk:
-    """Staff typed the code shown on a kiosk and chose its branch: the kiosk gets its token."""
+def approve(code: str, branch: Branch, name: str = "", address: str = "cli") -> Kiosk:
+    """Staff typed the code shown on a kiosk and chose its branch: the kiosk gets its token.
+
+    A wrong code is audited (the caller commits it too); after too many in an hour, from one
+    account or one address, typing waits, so pairing codes cannot be found by trying.
+    """
+    _check_wrong_codes(address)
     enrollment = find_waiting(code)
     if enrollment is None:
+        audit.record(WRONG_CODE, "enrollments", address=address)
         raise KioskError(_("No kiosk is waiting with pairing code %(code)s.", code=code.strip().upper()))
     if not branch.active:
         raise KioskError(_("Branch %(name)s is not active.", name=branch.name))
@@ -87,6 +96,31 @@ def approve(code: str, branch: Branch, name: str = "") -> Kiosk:
     enrollment.pending_token = token
     audit.record("kiosk.approve", f"kiosk:{kiosk.id}", branch=branch.name, name=kiosk.name)
     return kiosk
+
+
+WRONG_CODE = "kiosk.pairing_code_wrong"
+WRONG_CODES_PER_ACCOUNT = 10  # an hour; typos happen, a search through 31^8 codes does not fit
+WRONG_CODES_PER_ADDRESS = 20
+WRONG_CODE_WINDOW = timedelta(hours=1)
+
+
+def _check_wrong_codes(address: str, now: datetime | None = None) -> None:
+    """Counted in the audit log, so every worker and every CLI run sees the same count."""
+    now = now or utcnow()
+    recent = select(AuditEvent.at).where(
+        AuditEvent.action == WRONG_CODE, AuditEvent.at > now - WRONG_CODE_WINDOW
+    )
+    actor = current_user._get_current_object() if current_user and current_user.is_authenticated else None
+    by_account = recent.where(
+        AuditEvent.user_id == actor.id if actor is not None else AuditEvent.actor == "system"
+    )
+    by_address = recent.where(AuditEvent.details["address"].as_string() == address)
+    for query, allowed in ((by_account, WRONG_CODES_PER_ACCOUNT), (by_address, WRONG_CODES_PER_ADDRESS)):
+        times = db.session.scalars(query.order_by(AuditEvent.at.desc()).limit(allowed)).all()
+        if len(times) >= allowed:
+            minutes = math.ceil((times[-1] + WRONG_CODE_WINDOW - now).total_seconds() / 60)
+            message = _("Too many wrong pairing codes. Try again in %(n)d minutes.", n=max(minutes, 1))
+            raise KioskError(message)
 
 
 def collect_token(enrollment: Enrollment) -> str | None:

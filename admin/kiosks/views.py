@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -62,15 +62,18 @@ def index() -> ResponseReturnValue:
 
 @bp.post("/approve")
 @admin_required
-@limiter.limit("20 per hour")  # pairing codes cannot be guessed by trying
+@limiter.limit("120 per hour")  # besides the limit on wrong codes per account and address
 def approve() -> ResponseReturnValue:
     form = ApproveForm()
     form.branch.choices = _branch_choices()
     if form.validate_on_submit():
         branch = db.session.get(Branch, form.branch.data) or abort(404)
         try:
-            kiosk = operations.approve(form.code.data or "", branch, form.name.data or "")
+            kiosk = operations.approve(
+                form.code.data or "", branch, form.name.data or "", address=request.remote_addr or "unknown"
+            )
         except operations.KioskError as error:
+            db.session.commit()  # a wrong code is audited: the next attempts count it
             flash(str(error), "error")
         else:
             db.session.commit()
