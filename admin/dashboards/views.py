@@ -20,7 +20,7 @@ from flask_login import current_user, login_required
 
 from admin import audit
 from admin.auth import user_sees_branch
-from admin.dashboards import exports, report
+from admin.dashboards import exports, queries, report
 from admin.dashboards.report import ArgsError, Dashboard, DashboardArgs
 from admin.extensions import db
 from admin.models import Branch
@@ -61,7 +61,7 @@ def dashboard() -> ResponseReturnValue:
         figures = _dashboard()
     except ArgsError as error:
         return render_template("error.html", message=str(error)), 400
-    branches = db.session.execute(report.queries.visible_branches(current_user)).all()
+    branches = db.session.execute(queries.visible_branches(current_user)).all()
     args = figures.args
     previous = figures.previous
     return render_template(
