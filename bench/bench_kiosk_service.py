@@ -5,12 +5,15 @@
   changed (the frame that shows it). Baseline: the same measurement on a bare page whose button
   only toggles a block, in the same browser — the ratio is what our page adds.
 * Memory: peak RSS of the kiosk service process while it records a 10 s video answer (camera =
-  the sample video, microphone = a PulseAudio null sink), beside its RSS when idle.
+  the sample video, microphone = a PulseAudio null sink), beside its RSS when idle; and the same
+  for an enrolled kiosk, whose recordings are sealed to the server's public key (its synced
+  configuration is written as the sync service would leave it; no server is needed to record).
 Budgets (DESIGN.md): touch → painted p95 ≤ 50 ms; service memory while recording ≤ 200 MB RSS.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import sys
@@ -19,12 +22,15 @@ import time
 from pathlib import Path
 
 import requests
+from nacl.public import PrivateKey
 from playwright.sync_api import Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import mediaseal  # noqa: E402
 from kiosk.hardware.pulse import PulseNullSink  # noqa: E402
+from kiosk.paths import SyncPaths  # noqa: E402
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.support.kiosk_process import Kiosk  # noqa: E402
 from tests.support.net import free_port  # noqa: E402
@@ -60,16 +66,35 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def start_kiosk(folder: Path, env: dict[str, str]) -> Kiosk:
+def start_kiosk(folder: Path, env: dict[str, str], server_url: str = "") -> Kiosk:
     port = free_port()
     config = folder / "kiosk.toml"
     config.write_text(
-        f'data_dir = "{folder / "data"}"\nport = {port}\nlanguages = ["nl"]\n'
+        f'data_dir = "{folder / "data"}"\nport = {port}\nlanguages = ["nl"]\nserver_url = "{server_url}"\n'
         f'[camera]\nsource = "{CAMERA}"\n[timeouts]\nidle_seconds = 600\n'
     )
     kiosk = Kiosk(f"http://127.0.0.1:{port}/", port, folder / "data", config, env, folder / "kiosk.log")
     kiosk.start()
     return kiosk
+
+
+def enrolled_kiosk(folder: Path, env: dict[str, str]) -> Kiosk:
+    """A kiosk that has synced a configuration with the server's sealing key (nothing listens at
+    its server_url: recording needs no server)."""
+    public = bytes(PrivateKey.generate().public_key)
+    synced = {
+        "kiosk": {"id": 1, "name": "bench"},
+        "branch": {"id": 1, "name": "Roden"},
+        "consent_version": "bench",
+        "sealing_key": {"id": mediaseal.key_id(public).hex(), "public_key": mediaseal.encode_key(public)},
+        "languages": ["nl"],
+        "questionnaires": [{"id": 1, "version_id": 1, "name": "bench", "activity": None, "questions": []}],
+        "media": [],
+    }
+    config = SyncPaths(folder / "data").config
+    config.parent.mkdir(parents=True)
+    config.write_text(json.dumps(synced))
+    return start_kiosk(folder, env, server_url=f"http://127.0.0.1:{free_port()}")
 
 
 def kiosk_taps(page: Page, kiosk: Kiosk) -> list[float]:
@@ -135,6 +160,14 @@ def main() -> None:
             idle, peak = recording_memory(kiosk)
         finally:
             kiosk.stop()
+        (folder / "enrolled").mkdir()
+        enrolled = enrolled_kiosk(folder / "enrolled", dict(os.environ, **sink.client_env))
+        try:
+            sealed_idle, sealed_peak = recording_memory(enrolled)
+            sealed_files = [mediaseal.file_is_sealed(p) for p in enrolled.recordings_dir.iterdir()]
+            assert sealed_files and all(sealed_files), "the enrolled kiosk did not seal its recording"
+        finally:
+            enrolled.stop()
     ours_p50, ours_p95 = percentiles(ours)
     bare_p50, bare_p95 = percentiles(bare)
     print(f"{'what':44} {'p50':>8} {'p95':>8} {'budget':>10}")
@@ -143,6 +176,8 @@ def main() -> None:
     print(f"{'touch → painted, bare page baseline (ms)':44} {bare_p50:8.1f} {bare_p95:8.1f}")
     print(f"{'kiosk page / bare page':44} {ours_p50 / bare_p50:7.1f}x {ours_p95 / bare_p95:7.1f}x")
     print(f"{'kiosk service RSS idle → peak recording (MB)':44} {idle:8.0f} {peak:8.0f} {'≤ 200':>10}")
+    sealed = "  the same, enrolled kiosk, sealed (MB)"
+    print(f"{sealed:44} {sealed_idle:8.0f} {sealed_peak:8.0f} {'≤ 200':>10}")
     print(f"({len(ours)} kiosk touches, {len(bare)} bare touches, Chromium headless, 1920×1080)")
 
 

@@ -42,7 +42,7 @@ from kiosk.hardware.microphone import SoundDeviceMicrophone
 from kiosk.hardware.pulse import PulseNullSink
 from kiosk.hardware.recorder import EncoderSettings, Mp4Writer, Recorder
 from kiosk.hardware.synthetic import tone, write_test_video
-from mediaseal import SealingWriter
+from mediaseal import Sealed, SealingWriter
 
 FPS = 25
 WIDTH, HEIGHT = 1280, 720
@@ -160,7 +160,7 @@ def measure_encoding(
     busy = 0.0
     frames = 0
     with open(path, "wb") as file:
-        sealer = SealingWriter(file, seal_to) if seal_to else None
+        sealer = _TimedSealer(file, seal_to) if seal_to else None
         writer = Mp4Writer(sealer or file, settings, video=True, audio=True)
         for index, image in enumerate(frames_of(source)):
             if seconds is not None and index >= seconds * FPS:
@@ -178,8 +178,10 @@ def measure_encoding(
             sealer.finish()
         busy += time.perf_counter() - started
     speed, mb_per_minute = (frames / FPS) / busy, path.stat().st_size / duration * 60 / 1e6
-    if seal_to:
-        return {"speed": speed, "mb_per_minute": mb_per_minute}
+    if sealer is not None:
+        # The sealer's own time, whatever else the machine does: ms per minute of recording.
+        seal_ms_per_minute = sealer.busy / duration * 60e3
+        return {"speed": speed, "mb_per_minute": mb_per_minute, "seal_ms_per_minute": seal_ms_per_minute}
     scores = [ssim(a, b) for a, b in zip(luma_of(source), luma_of(path), strict=False)]
     return {
         "speed": speed,
@@ -187,6 +189,26 @@ def measure_encoding(
         "ssim": statistics.fmean(scores),
         "ssim_min": min(scores),
     }
+
+
+class _TimedSealer(SealingWriter):
+    """A SealingWriter that adds up the time spent in it."""
+
+    busy = 0.0
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        started = time.perf_counter()
+        try:
+            return super().write(data)
+        finally:
+            self.busy += time.perf_counter() - started
+
+    def finish(self) -> Sealed:
+        started = time.perf_counter()
+        try:
+            return super().finish()
+        finally:
+            self.busy += time.perf_counter() - started
 
 
 def rss_child(source: str, out: str, mode: str) -> None:
@@ -246,9 +268,14 @@ def main() -> int:
         latencies, start_calls, offsets = measure_latency_and_offset(pulse, source, out)
         event_sync = measure_event_sync(out)
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core from here on
-        encode = measure_encoding(source, out, settings)
         server_key = bytes(PrivateKey.generate().public_key)
-        sealed = measure_encoding(source, out, settings, seal_to=server_key)
+        # Plain and sealed in turn, best of two each: other work on the machine hits both alike.
+        plain_runs, sealed_runs = [], []
+        for _ in range(2):
+            plain_runs.append(measure_encoding(source, out, settings))
+            sealed_runs.append(measure_encoding(source, out, settings, seal_to=server_key))
+        encode = max(plain_runs, key=lambda figures: figures["speed"])
+        sealed = max(sealed_runs, key=lambda figures: figures["speed"])
         os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
         rss = measure_rss(pulse, source, out)
         rss_sealed = measure_rss(pulse, source, out, "sealed")
@@ -298,6 +325,12 @@ def main() -> int:
             f"{sealed['speed']:.1f}× ({sealed['speed'] / encode['speed']:.2f} of plain)",
             "≥ 2×",
             sealed["speed"] >= 2,
+        )
+        row(
+            "  time spent sealing",
+            f"{sealed['seal_ms_per_minute']:.0f} ms per minute",
+            "",
+            None,
         )
         row(
             "  size sealed",
