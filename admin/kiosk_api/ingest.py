@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from flask import current_app
+from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -54,29 +56,44 @@ def body_hash(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class QuestionShape:
+    """What ingest needs of a question: its kind and the values its options allow."""
+
+    id: int
+    kind: QuestionKind
+    values: frozenset[str]
+
+
+@dataclass
+class _VersionCache:
+    """A questionnaire version that has sessions is frozen (editing makes a new version) and a
+    question's options never change, so what ingest needs of it is kept, per app and worker
+    process, once a session for it was stored."""
+
+    shapes: dict[int, dict[int, QuestionShape]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    kept: int = 256
+
+
+def _version_cache() -> _VersionCache:
+    cache: _VersionCache = current_app.extensions.setdefault("ingest_versions", _VersionCache())
+    return cache
+
+
 def store_session(kiosk: Kiosk, session_uuid: str, body: dict[str, Any]) -> Outcome:
     digest = body_hash(body)
-    existing = db.session.get(Session, session_uuid)
-    if existing is not None:
-        return _compare(existing, kiosk, digest)
-    if db.session.get(ErasedSession, session_uuid) is not None:
+    prior = _prior(session_uuid)
+    if prior.erased:
         # Erased on the visitor's request after it arrived: the kiosk may forget it too.
         return Outcome(200)
+    if prior.kiosk_id is not None or prior.body_sha256 is not None:
+        return _compare(prior.kiosk_id, prior.body_sha256, kiosk, digest)
 
-    # One query for the version with its questions and their options: ingest is the hot path
-    # when many kiosks come back online at once.
-    version = db.session.get(
-        QuestionnaireVersion,
-        _int(body, "questionnaire_version_id"),
-        options=[
-            selectinload(QuestionnaireVersion.items)
-            .joinedload(QuestionnaireItem.question)
-            .selectinload(Question.options)
-        ],
-    )
-    if version is None:
+    version_id = _int(body, "questionnaire_version_id")
+    questions = _questions_of(version_id)
+    if questions is None:
         raise Invalid("questionnaire_version_id is not a questionnaire version")
-    questions = {item.question_id: item.question for item in version.items}
     consent = body.get("consent")
     if not isinstance(consent, bool):
         raise Invalid("consent must be true or false")
@@ -95,7 +112,7 @@ def store_session(kiosk: Kiosk, session_uuid: str, body: dict[str, Any]) -> Outc
         uuid=session_uuid,
         kiosk_id=kiosk.id,
         branch_id=branch_id,
-        questionnaire_version_id=version.id,
+        questionnaire_version_id=version_id,
         language=language,
         consent=consent,
         parent_consent=parent_consent,
@@ -135,7 +152,7 @@ def store_session(kiosk: Kiosk, session_uuid: str, body: dict[str, Any]) -> Outc
             if not _uploaded_by(kiosk, media):
                 missing.append(media)
         else:
-            if value not in {o.value for o in question.options} or media is not None:
+            if value not in question.values or media is not None:
                 raise Invalid(f"answer {answer_uuid}: value is not one of the question's options")
         session.answers.append(
             Answer(
@@ -150,26 +167,81 @@ def store_session(kiosk: Kiosk, session_uuid: str, body: dict[str, Any]) -> Outc
         )
     if missing:
         return Outcome(409, "media not uploaded yet", sorted(set(missing)))
-    taken = db.session.scalars(select(Answer.uuid).where(Answer.uuid.in_(seen))).all()
-    if taken:
-        return Outcome(409, f"answer uuid already used by another session: {', '.join(taken)}")
     db.session.add(session)
     try:
         db.session.flush()
     except IntegrityError:
-        # The same session arrived twice at once; the other request stored it first.
+        # The same session arrived twice at once and the other request stored it first, or an
+        # answer uuid belongs to another session: rare, so looked up only now.
         db.session.rollback()
-        existing = db.session.get(Session, session_uuid)
-        if existing is None:
-            raise
-        return _compare(existing, kiosk, digest)
+        prior = _prior(session_uuid)
+        if prior.kiosk_id is not None or prior.body_sha256 is not None:
+            return _compare(prior.kiosk_id, prior.body_sha256, kiosk, digest)
+        taken = db.session.scalars(select(Answer.uuid).where(Answer.uuid.in_(seen))).all()
+        if taken:
+            return Outcome(409, f"answer uuid already used by another session: {', '.join(sorted(taken))}")
+        raise
+    _remember(version_id, questions)
     return Outcome(201)
 
 
-def _compare(existing: Session, kiosk: Kiosk, digest: str) -> Outcome:
-    if existing.kiosk_id == kiosk.id and existing.body_sha256 == digest:
+@dataclass(frozen=True)
+class _Prior:
+    kiosk_id: int | None
+    body_sha256: str | None
+    erased: bool
+
+
+def _prior(session_uuid: str) -> _Prior:
+    """What is known of this uuid already, in one round trip: a stored session, or an erased one."""
+    row = db.session.execute(
+        select(
+            select(Session.kiosk_id).where(Session.uuid == session_uuid).scalar_subquery(),
+            select(Session.body_sha256).where(Session.uuid == session_uuid).scalar_subquery(),
+            exists().where(ErasedSession.uuid == session_uuid),
+        )
+    ).one()
+    return _Prior(row[0], row[1], bool(row[2]))
+
+
+def _compare(kiosk_id: int | None, body_sha256: str | None, kiosk: Kiosk, digest: str) -> Outcome:
+    if kiosk_id == kiosk.id and body_sha256 == digest:
         return Outcome(200)
     return Outcome(409, "another session is stored under this uuid")
+
+
+def _questions_of(version_id: int) -> dict[int, QuestionShape] | None:
+    cache = _version_cache()
+    with cache.lock:
+        known = cache.shapes.get(version_id)
+    if known is not None:
+        return known
+    # One query for the version with its questions and their options.
+    version = db.session.get(
+        QuestionnaireVersion,
+        version_id,
+        options=[
+            selectinload(QuestionnaireVersion.items)
+            .joinedload(QuestionnaireItem.question)
+            .selectinload(Question.options)
+        ],
+    )
+    if version is None:
+        return None
+    return {
+        item.question_id: QuestionShape(
+            item.question.id, item.question.kind, frozenset(o.value for o in item.question.options)
+        )
+        for item in version.items
+    }
+
+
+def _remember(version_id: int, questions: dict[int, QuestionShape]) -> None:
+    cache = _version_cache()
+    with cache.lock:
+        if version_id not in cache.shapes and len(cache.shapes) >= cache.kept:
+            cache.shapes.pop(next(iter(cache.shapes)))
+        cache.shapes[version_id] = questions
 
 
 def _uploaded_by(kiosk: Kiosk, sha256: str) -> bool:

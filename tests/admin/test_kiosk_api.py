@@ -167,7 +167,7 @@ def test_a_session_is_stored_exactly_once(app: Flask, client: FlaskClient, seede
         assert session.branch.name == "Roden" and session.kiosk_id == kiosk.id
     # The same answer uuid in another session is a conflict, not a duplicate.
     again = client.put(f"{API}/sessions/{uuid.uuid4()}", json=body, headers=kiosk.headers)
-    assert again.status_code == 409
+    assert again.status_code == 409 and "answer uuid already used" in again.get_json()["error"]
 
 
 def test_a_recording_not_uploaded_yet_is_named_and_nothing_is_stored(
@@ -229,6 +229,9 @@ def test_wrong_values_and_recordings_without_consent_are_refused(
 ) -> None:
     kiosk = enroll(app, client)
     questionnaire = visitors_questionnaire(client, kiosk)
+    # A stored session makes the server keep the (now frozen) version in memory: still checked.
+    good = session_body(questionnaire)
+    assert client.put(f"{API}/sessions/{uuid.uuid4()}", json=good, headers=kiosk.headers).status_code == 201
     bad_value = session_body(questionnaire, value="11")
     assert (
         client.put(f"{API}/sessions/{uuid.uuid4()}", json=bad_value, headers=kiosk.headers).status_code == 422

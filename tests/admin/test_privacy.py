@@ -70,11 +70,11 @@ def test_staff_find_a_visitor_s_session_by_branch_and_time_and_erase_all_of_it(
     query = f"/privacy/erase?branch={world.branches['Roden']}&day=2026-03-01&start=10:30&end=11:30&kiosk="
     page = client.get(query).get_data(as_text=True)
     assert page.count(f"/privacy/erase/{session_uuid}") == 1
-    assert "1 session in this period" in page
+    assert "1 sessie in deze periode" in page
     assert "Borger" not in page.split("<table")[1]
     # Another hour finds nothing.
     empty = client.get(query.replace("start=10:30&end=11:30", "start=12:00&end=13:00")).get_data(as_text=True)
-    assert "0 sessions in this period" in empty
+    assert "0 sessies in deze periode" in empty
 
     confirm_page = f"/privacy/erase/{session_uuid}"
     token = csrf_token(client, confirm_page)
@@ -247,7 +247,7 @@ def test_admins_switch_on_the_parent_step_and_kiosks_get_its_words_and_speech(
     refused = client.post(
         "/privacy/settings", data={"csrf_token": token, "parent_step": "y", "parent_text_nl": " "}
     )
-    assert "The kiosk needs the question in Dutch" in refused.get_data(as_text=True)
+    assert "De kiosk heeft de vraag in het Nederlands nodig" in refused.get_data(as_text=True)
     words = "Is je vader, moeder of verzorger bij je en vindt die het goed?"
     saved = client.post(
         "/privacy/settings",
