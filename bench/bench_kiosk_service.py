@@ -13,7 +13,6 @@ Budgets (DESIGN.md): touch → painted p95 ≤ 50 ms; service memory while recor
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import sys
@@ -22,7 +21,6 @@ import time
 from pathlib import Path
 
 import requests
-from nacl.public import PrivateKey
 from playwright.sync_api import Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,10 +28,10 @@ sys.path.insert(0, str(ROOT))
 
 import mediaseal  # noqa: E402
 from kiosk.hardware.pulse import PulseNullSink  # noqa: E402
-from kiosk.paths import SyncPaths  # noqa: E402
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.support.kiosk_process import Kiosk  # noqa: E402
 from tests.support.net import free_port  # noqa: E402
+from tests.support.sealing import write_synced_config  # noqa: E402
 
 CAMERA = ROOT / "media" / "sample" / "camera.mp4"
 TAPS = 40
@@ -81,19 +79,7 @@ def start_kiosk(folder: Path, env: dict[str, str], server_url: str = "") -> Kios
 def enrolled_kiosk(folder: Path, env: dict[str, str]) -> Kiosk:
     """A kiosk that has synced a configuration with the server's sealing key (nothing listens at
     its server_url: recording needs no server)."""
-    public = bytes(PrivateKey.generate().public_key)
-    synced = {
-        "kiosk": {"id": 1, "name": "bench"},
-        "branch": {"id": 1, "name": "Roden"},
-        "consent_version": "bench",
-        "sealing_key": {"id": mediaseal.key_id(public).hex(), "public_key": mediaseal.encode_key(public)},
-        "languages": ["nl"],
-        "questionnaires": [{"id": 1, "version_id": 1, "name": "bench", "activity": None, "questions": []}],
-        "media": [],
-    }
-    config = SyncPaths(folder / "data").config
-    config.parent.mkdir(parents=True)
-    config.write_text(json.dumps(synced))
+    write_synced_config(folder / "data")
     return start_kiosk(folder, env, server_url=f"http://127.0.0.1:{free_port()}")
 
 

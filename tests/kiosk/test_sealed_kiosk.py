@@ -35,6 +35,8 @@ from tests.admin.helpers import MEDIA_SET, login
 from tests.kiosk.conftest import PlayTone
 from tests.kiosk.test_sync import approve
 from tests.support.kiosk_process import Kiosk, StartKiosk
+from tests.support.net import free_port
+from tests.support.sealing import write_synced_config
 
 pytestmark = pytest.mark.audio
 
@@ -243,3 +245,42 @@ def test_a_standalone_kiosk_keeps_plain_recordings(start_kiosk: StartKiosk, puls
     assert api(kiosk, "POST", f"/api/recordings/{recording}/stop").status_code == 200
     [path] = list(kiosk.recordings_dir.iterdir())
     assert not mediaseal.file_is_sealed(path) and opens_as_media(path.read_bytes())
+
+
+def test_killed_while_recording_sealed_leaves_nothing_half_made(
+    start_kiosk: StartKiosk, pulse: PulseNullSink
+) -> None:
+    """kill -9 mid-recording on an enrolled kiosk: the half-made sealed file goes at restart; a
+    recording already sent stays sealed and whole (it opens with the server's key to its sha256),
+    and no key to it survived the crash on the kiosk."""
+    kiosk = start_kiosk(pulse=pulse, server_url=f"http://127.0.0.1:{free_port()}")
+    server = write_synced_config(kiosk.data_dir)  # as the sync service leaves it (read per request)
+    session = api(kiosk, "POST", "/api/sessions", json={"language": "nl", "consent": True}).json()["uuid"]
+    first = api(kiosk, "POST", "/api/recordings", json={"session": session, "kind": "voice"}).json()["uuid"]
+    time.sleep(1.0)
+    assert api(kiosk, "POST", f"/api/recordings/{first}/stop").status_code == 200
+    given = {"uuid": str(uuid.uuid4()), "question_id": "story", "kind": "voice", "recording": first}
+    assert api(kiosk, "POST", f"/api/sessions/{session}/answers", json=given).status_code == 201
+
+    second = api(kiosk, "POST", "/api/recordings", json={"session": session, "kind": "video"})
+    assert second.status_code == 201, second.text
+
+    def on_disk() -> int:  # bytes of the recording in progress that reached the disk (fsynced every 2 s)
+        return sum(p.stat().st_size for p in kiosk.files() if p.name.endswith(".part"))
+
+    kiosk.wait_for(lambda: on_disk() > 3 * mediaseal.SEALED_CHUNK_SIZE, "a recording in progress")
+    kiosk.kill()
+    [partial] = [p for p in kiosk.files() if p.name.endswith(".part")]
+    data = partial.read_bytes()
+    assert mediaseal.file_is_sealed(partial) and MOOF not in data and not opens_as_media(data)
+    kiosk.start()  # start-up runs the outbox's recovery
+
+    [closed] = kiosk.sessions()
+    recording = closed.answers[0].recording
+    assert recording is not None and recording.uuid == first
+    assert [p.name for p in kiosk.files()] == [recording.file_name]  # the half-made video is gone
+    assert api(kiosk, "GET", f"/api/recordings/{first}/media").status_code == 404
+    opened = io.BytesIO()
+    with (kiosk.recordings_dir / recording.file_name).open("rb") as sealed:
+        result = mediaseal.unseal(sealed, opened, {mediaseal.key_id(bytes(server.public_key)): server})
+    assert result.plain_sha256 == recording.sha256 and decoded_frames(opened.getvalue(), "voice") > 0
