@@ -13,6 +13,7 @@ and asks for byte ranges; each maps onto the one or two chunks it touches).
 from __future__ import annotations
 
 import io
+import json
 import threading
 from pathlib import Path
 
@@ -56,6 +57,10 @@ def sealed_media(request: Request, path: Path, key: bytes, mimetype: str) -> Res
     source = path.open("rb")
     try:
         reader = mediaseal.SealedReader(source, key)
+    except mediaseal.SealError as error:
+        source.close()
+        message = json.dumps({"error": f"this recording is damaged: {error}"})
+        return Response(message, 410, mimetype="application/json")
     except BaseException:
         source.close()
         raise
