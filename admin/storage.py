@@ -22,8 +22,8 @@ MEDIA_FILE_MODE = 0o640
 
 
 class MediaStore(Protocol):
-    def put_file(self, source: Path) -> tuple[str, int]:
-        """Copy a finished file in; returns (sha256, size)."""
+    def put_file(self, source: Path, sha256: str | None = None) -> tuple[str, int]:
+        """Copy a finished file in; returns (sha256, size). ``sha256``: already checked by the caller."""
         ...
 
     def open(self, sha256: str) -> BinaryIO: ...
@@ -65,8 +65,12 @@ class FileMediaStore:
     def path(self, sha256: str) -> Path:
         return self.root / relative_path(sha256)
 
-    def put_file(self, source: Path) -> tuple[str, int]:
-        sha256, size = sha256_of(source)
+    def put_file(self, source: Path, sha256: str | None = None) -> tuple[str, int]:
+        # A recording's sha256 was checked as it arrived: reading 300 MB again would double the work.
+        if sha256 is None:
+            sha256, size = sha256_of(source)
+        else:
+            size = source.stat().st_size
         target = self.path(sha256)
         if target.exists():
             return sha256, size

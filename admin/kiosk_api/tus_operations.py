@@ -414,7 +414,7 @@ def complete_upload(upload: Upload, partial: Partial, whole_sha256: str | None) 
         known = store.exists(sha256)
         checked = replace(checked, path=_move_into_store(path, sha256))
         try:
-            media = store_checked(checked)
+            media = store_checked(checked, sha256)
         except BadMedia as exc:  # the poster could not be made after all
             if not known:
                 store.delete(sha256)

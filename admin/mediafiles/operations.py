@@ -61,8 +61,9 @@ def check_path(path: Path, expect: Expect) -> CheckedFile:
     return CheckedFile(path, expect, "audio/mp4", duration=mediacheck.inspect_audio(path, limits))
 
 
-def store_checked(checked: CheckedFile) -> Media:
-    sha256, size = media_store().put_file(checked.path)
+def store_checked(checked: CheckedFile, sha256: str | None = None) -> Media:
+    """Put a checked file into the store with its row; ``sha256`` when the caller verified it."""
+    sha256, size = media_store().put_file(checked.path, sha256)
     media = db.session.get(Media, sha256)
     if media is None:
         media = Media(
