@@ -196,3 +196,18 @@ def test_a_key_file_others_may_read_is_refused(app: Flask, client: FlaskClient, 
     assert result.exit_code != 0 and "chmod 600" in result.output
     with app.app_context(), pytest.raises(sealing.SealingKeyError, match="may be read by others"):
         sealing.current_keys()
+
+
+def test_keys_init_makes_the_file_once_and_never_prints_a_private_key(app: Flask) -> None:
+    runner = app.test_cli_runner()
+    key_file = Path(app.config["KIOSK_SEALING_KEY_FILE"])
+    made = runner.invoke(args=["keys", "init"])
+    assert made.exit_code == 0 and "new key file" in made.output
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    before = key_file.read_bytes()
+    again = runner.invoke(args=["keys", "init"])
+    assert again.exit_code == 0 and "already there" in again.output and key_file.read_bytes() == before
+    with app.app_context():
+        private = base64.b64encode(bytes(sealing.current_keys().current)).decode()
+    assert private not in made.output + again.output
+    assert base64.b64encode(bytes(sealing.load(key_file).current.public_key)).decode() in made.output
