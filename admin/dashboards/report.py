@@ -127,7 +127,8 @@ def build(user: User, args: DashboardArgs, branch_name: str | None, zone: ZoneIn
         activity=queries.activity(scope, period, args.per, zone),
         distributions=queries.distributions(scope, period, zone),
         tags=queries.tag_frequencies(scope, period, zone),
-        totals=queries.period_totals(scope, period, zone),
+        # Across branches the side-by-side rows add up to the totals: no second pass over the answers.
+        totals=queries.sum_totals(comparison) if comparison else queries.period_totals(scope, period, zone),
         previous_totals=queries.period_totals(scope, period.previous(), zone),
         recordings_removed=queries.recordings_removed(period, zone),
         branches=comparison if len(comparison) > 1 else [],

@@ -68,7 +68,6 @@ def dashboard() -> ResponseReturnValue:
         "dashboards/dashboard.html",
         dashboard=figures,
         tables=report.tables(figures),
-        data=report.to_json(figures),
         branches=branches,
         query=args.to_args(),
         previous_query=args.to_args(**{"from": previous.first, "to": previous.last}),

@@ -40,6 +40,11 @@ class Session(Base):
     """One visitor's pass through a questionnaire. The uuid is made on the kiosk."""
 
     __tablename__ = "sessions"
+    # Dashboards count sessions per branch and week or month by their start.
+    __table_args__ = (
+        Index("ix_sessions_branch_started", "branch_id", "started_at"),
+        Index("ix_sessions_started", "started_at"),
+    )
 
     uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
     kiosk_id: Mapped[int | None] = mapped_column(ForeignKey("kiosks.id", ondelete="SET NULL"))
@@ -69,8 +74,21 @@ class Answer(Base):
     __tablename__ = "answers"
     # The inbox lists answers newest first within branches; these indexes carry it.
     __table_args__ = (
-        Index("ix_answers_branch_answered", "branch_id", "answered_at", "uuid"),
-        Index("ix_answers_answered", "answered_at", "uuid"),
+        # On PostgreSQL they also carry what filters and dashboards count (kind, question, value,
+        # status), so counting a period's answers reads only the index.
+        Index(
+            "ix_answers_branch_answered",
+            "branch_id",
+            "answered_at",
+            "uuid",
+            postgresql_include=["kind", "question_id", "value", "review_status"],
+        ),
+        Index(
+            "ix_answers_answered",
+            "answered_at",
+            "uuid",
+            postgresql_include=["branch_id", "kind", "question_id", "value", "review_status"],
+        ),
         # The media check (who may watch a recording) looks answers up by their file.
         Index("ix_answers_media_sha256", "media_sha256"),
     )
