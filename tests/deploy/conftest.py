@@ -200,6 +200,7 @@ def _deploy(base: Path) -> Deployment:
             "kiosk_camera_source": "picamera2",
             "kiosk_microphone_device": "USB Audio",
             "kiosk_max_answer_seconds": 90,
+            "kiosk_sync_upload_chunk_kb": 512,  # a slow library link: smaller chunks to resend
         },
         # A site whose certificate and media folder are real folders of this test (not run by this
         # fixture: the nginx tests render its files with --tags vertelpaal_files and free ports).

@@ -116,12 +116,14 @@ def test_kiosk_toml_is_made_from_the_inventory(deployment: Deployment) -> None:
     assert raw["camera"]["source"] == "picamera2"
     assert raw["microphone"]["device"] == "USB Audio"
     assert raw["timeouts"]["max_answer_seconds"] == 90
+    assert raw["sync"] == {"interval_seconds": 10.0, "max_backoff_seconds": 300.0, "upload_chunk_kb": 512}
     assert raw["data_dir"] == "/var/lib/vertelpaal"
     # The kiosk itself accepts the file (with its paths inside the test root).
     raw["data_dir"] = str(root / raw["data_dir"].lstrip("/"))
     raw["question_set"] = str(root / raw["question_set"].lstrip("/"))
     config = kiosk_config.from_mapping(raw, source=str(path))
     assert config.server_url == "https://vertelpaal.bibliotheek.example"
+    assert config.sync.upload_chunk_kb == 512
     assert (config.question_set / "manifest.json").read_bytes() == (REPO / "media/manifest.json").read_bytes()
 
 
