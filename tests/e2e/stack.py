@@ -31,6 +31,7 @@ from sqlalchemy.engine import make_url
 
 from kiosk.hardware.synthetic import write_test_video
 from kiosk.outbox import Outbox
+from mediaseal import SealingWriter
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -316,8 +317,16 @@ class Expected:
         return [a for answers in self.sessions.values() for a in answers]
 
 
-def fill_outbox(outbox: Outbox, questionnaire: dict[str, Any], recordings: list[Recording]) -> Expected:
-    """Four visitors' sessions: taps, video and voice answers (every recording once)."""
+def fill_outbox(
+    outbox: Outbox,
+    questionnaire: dict[str, Any],
+    recordings: list[Recording],
+    seal_to: bytes | None = None,
+) -> Expected:
+    """Four visitors' sessions: taps, video and voice answers (every recording once).
+
+    With ``seal_to`` (the server's public key) the recordings are written sealed, as an enrolled
+    kiosk's recorder writes them; the outbox keeps the sha256 and size of the recording inside."""
     import uuid
 
     by_kind: dict[str, list[dict[str, Any]]] = {}
@@ -351,7 +360,13 @@ def fill_outbox(outbox: Outbox, questionnaire: dict[str, Any], recordings: list[
                 kind, recording = item
                 question = (video_questions if kind == "video" else voice_questions)[0]
                 recording_uuid, path = outbox.recording_path(kind)
-                shutil.copyfile(recording.path, path)
+                if seal_to is None:
+                    shutil.copyfile(recording.path, path)
+                else:
+                    with recording.path.open("rb") as plain, path.open("wb") as out:
+                        sealer = SealingWriter(out, seal_to)
+                        shutil.copyfileobj(plain, sealer)
+                        assert sealer.finish().plain_sha256 == recording.sha256
                 outbox.register_recording(
                     recording_uuid, kind, path, recording.sha256, recording.size, recording.duration
                 )

@@ -36,6 +36,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+import mediaseal
 from kiosk import showdoc
 from kiosk.config import load as load_kiosk_config
 from kiosk.outbox import Outbox, OutboxRecording
@@ -163,8 +164,10 @@ class Run:
         setup = self.synced_at - self.started if self.synced_at else 0.0
         return f"setup {setup:.1f} s, sync {time.monotonic() - (self.synced_at or self.started):.1f} s"
 
-    def fill(self) -> None:
-        self.expected = fill_outbox(self.outbox, self.template.questionnaire, self.template.recordings)
+    def fill(self, seal_to: bytes | None = None) -> None:
+        self.expected = fill_outbox(
+            self.outbox, self.template.questionnaire, self.template.recordings, seal_to=seal_to
+        )
 
     def start_sync(self) -> None:
         """Count from here: the proxy's counters start again at zero."""
@@ -239,7 +242,7 @@ class Run:
 
 
 @contextmanager
-def fresh_run(template: Template, folder: Path, name: str) -> Iterator[Run]:
+def fresh_run(template: Template, folder: Path, name: str, sealed: bool = False) -> Iterator[Run]:
     began = time.monotonic()
     database = f"e2e_{name}_{uuid.uuid4().hex[:6]}".replace("-", "_")
     url = template.pg.create(database, template=template.database)
@@ -247,6 +250,8 @@ def fresh_run(template: Template, folder: Path, name: str) -> Iterator[Run]:
     shutil.copytree(template.media_root, media_root)
     kiosk_data = folder / "kiosk"
     shutil.copytree(template.kiosk_data, kiosk_data)
+    # The server's sealing keys go with its database and media (admin_env: beside the media).
+    shutil.copy2(template.media_root.parent / "kiosk-sealing.key", folder / "kiosk-sealing.key")
     server = AdminServer(free_port(), admin_env(url, media_root), folder / "gunicorn.log")
     proxy = FaultProxy(server.port).start()
     config = kiosk_toml(folder / "kiosk.toml", kiosk_data, proxy.url, CHUNK_KB)
@@ -269,7 +274,8 @@ def fresh_run(template: Template, folder: Path, name: str) -> Iterator[Run]:
     )
     try:
         server.start()
-        run.fill()
+        synced = json.loads((kiosk_data / "sync" / "config.json").read_text())
+        run.fill(seal_to=mediaseal.decode_key(synced["sealing_key"]["public_key"]) if sealed else None)
         yield run
     except BaseException:
         print(f"--- sync log ---\n{tail(sync.log)}\n--- gunicorn log ---\n{tail(server.log, 3000)}")
@@ -452,3 +458,23 @@ def test_the_server_killed_mid_upload_resumes(
         run.wait_sent()
         run.check()
         assert_resend_within_budget(run, baseline, 1, f"seed {seed}, gunicorn kill -9 at {where}")
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_sealed_recordings_arrive_whole_through_cut_connections(
+    template: Template, tmp_path: Path, seed: int
+) -> None:
+    """An enrolled kiosk's recordings are sealed on its disk; through cuts, the server opens each
+    one and stores exactly the recording inside, once."""
+    rng = random.Random(1000 + seed)
+    with fresh_run(template, tmp_path, f"sealed{seed}", sealed=True) as run:
+        files = list(run.recordings_dir.iterdir())
+        assert len(files) == len(template.recordings)
+        assert all(mediaseal.file_is_sealed(path) for path in files)
+        run.proxy.faults.cut_after = random_cuts(rng, max_cuts=6, probability=0.25)
+        run.start_sync()
+        run.wait_sent()
+        cuts = run.proxy.counters.cuts
+        run.check(abandoned_uploads=cuts)
+        assert cuts > 0, "the seed cut nothing: choose a higher probability"
+        assert not list((run.media_root / "uploads").glob("*.plain.part")), "an opened copy was left behind"
