@@ -52,17 +52,21 @@ bench: system-packages venv
 demo: system-packages venv
 	mkdir -p $(DEMO_DIR)/kiosk
 	@if [ -e /dev/video0 ]; then camera=0; else camera=$(CURDIR)/media/sample/camera.mp4; fi; \
-	printf 'data_dir = "%s"\nport = %s\n[camera]\nsource = "%s"\n' \
-		"$(CURDIR)/$(DEMO_DIR)/kiosk" "$(KIOSK_PORT)" "$$camera" > $(DEMO_DIR)/kiosk.toml
+	printf 'data_dir = "%s"\nport = %s\nserver_url = "http://127.0.0.1:%s"\n[camera]\nsource = "%s"\n[sync]\ninterval_seconds = 5\n' \
+		"$(CURDIR)/$(DEMO_DIR)/kiosk" "$(KIOSK_PORT)" "$(DEMO_PORT)" "$$camera" > $(DEMO_DIR)/kiosk.toml
 	@export VERTELPAAL_ENV=development DATABASE_URL=sqlite:///$(CURDIR)/$(DEMO_DIR)/admin.sqlite3 \
-		MEDIA_ROOT=$(CURDIR)/$(DEMO_DIR)/media; \
+		MEDIA_ROOT=$(CURDIR)/$(DEMO_DIR)/media KIOSK_SEALING_KEY_FILE=$(CURDIR)/$(DEMO_DIR)/kiosk-sealing.key; \
 	$(BIN)/flask --app admin db upgrade && \
 	$(BIN)/flask --app admin demo seed && \
 	{ $(BIN)/gunicorn -c deploy/gunicorn.conf.py --bind 127.0.0.1:$(DEMO_PORT) 'admin:create_app()' \
-		> $(DEMO_DIR)/admin.log 2>&1 & admin=$$!; trap 'kill $$admin 2>/dev/null' EXIT INT TERM; \
+		> $(DEMO_DIR)/admin.log 2>&1 & admin=$$!; \
+	  $(BIN)/python -m kiosk sync --config $(DEMO_DIR)/kiosk.toml > $(DEMO_DIR)/sync.log 2>&1 & sync=$$!; \
+	  trap 'kill $$admin $$sync 2>/dev/null' EXIT INT TERM; \
+	  $(BIN)/python -m admin.demo.pair_kiosk $(DEMO_DIR)/kiosk Roden >> $(DEMO_DIR)/sync.log 2>&1 & \
 	  echo; echo "Vertelpaal admin: http://127.0.0.1:$(DEMO_PORT)/  (sign in with an account above; log: $(DEMO_DIR)/admin.log)"; \
-	  echo "Vertelpaal kiosk: http://127.0.0.1:$(KIOSK_PORT)/  (camera: $$(sed -n 's/^source = //p' $(DEMO_DIR)/kiosk.toml))"; \
-	  echo "Press Ctrl+C to stop both."; echo; \
+	  echo "Vertelpaal kiosk: http://127.0.0.1:$(KIOSK_PORT)/  (camera: $$(sed -n 's/^source = //p' $(DEMO_DIR)/kiosk.toml);" \
+	       "paired with the admin as 'Demokiosk' in Roden; answers reach the admin within seconds)"; \
+	  echo "Press Ctrl+C to stop all three."; echo; \
 	  $(BIN)/python -m kiosk run --config $(DEMO_DIR)/kiosk.toml; }
 
 clean:
