@@ -31,6 +31,16 @@ While the visitor reviews an answer the kiosk service keeps the recording's key 
 on disk) and plays it back through :class:`SealedReader`; it forgets the key once the answer is
 sent or thrown away. From then on only the server can open the file.
 
+Where the pieces are: the kiosk's recorder writes through :class:`SealingWriter` (PyAV's
+fragmented MP4 never seeks, so it can write into a stream); the outbox keeps only the sha256 of
+the recording inside (what the session names and the server stores), so its schema did not
+change: the sync service tells a sealed file by its magic and hashes the sealed bytes when it
+uploads them (tus metadata ``sealed 1``, ``sha256`` of the sealed bytes, ``plain_sha256``). The
+server (``admin/sealing.py``, ``admin/kiosk_api/tus_operations.py``) checks the sealed bytes'
+sha256, opens them with :func:`unseal` into a file beside the upload, then checks and stores the
+recording as any other. A kiosk without a server key (standalone, or an older server) writes
+plain MP4 as before.
+
 Layout (all sizes in bytes)::
 
     header  MAGIC (6) | VERSION (1) | key id (8) | nonce prefix (16) | SealedBox(key) (80)
