@@ -351,8 +351,8 @@ def _comparison_with_previous(dashboard: Dashboard) -> Table:
         _("This period and the one before"),
         [
             _("Measure"),
-            _("%(first)s to %(last)s", first=period.first.isoformat(), last=period.last.isoformat()),
-            _("%(first)s to %(last)s", first=previous.first.isoformat(), last=previous.last.isoformat()),
+            f"{period.first.isoformat()} – {period.last.isoformat()}",
+            f"{previous.first.isoformat()} – {previous.last.isoformat()}",
             _("Change"),
         ],
         rows,

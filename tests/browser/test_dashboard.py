@@ -52,7 +52,7 @@ def assert_drawn(canvas: Locator) -> None:
 
 def choose_march(page: Page, branch: str | None) -> None:
     if branch:
-        page.get_by_label("Vestiging").select_option(label=branch)
+        page.locator("#branch").select_option(label=branch)
     page.locator("#from").fill("2026-03-01")
     page.locator("#to").fill("2026-03-31")
     page.locator("#per").select_option("week")
