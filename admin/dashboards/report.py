@@ -30,6 +30,7 @@ PERS: tuple[Per, ...] = ("week", "month")
 PER_LABELS = {"week": _l("per week"), "month": _l("per month")}
 MAX_DAYS = 3 * 366 + 1  # three years
 MAX_WEEK_DAYS = 2 * 366 + 7  # per week: at most about two years of bars
+FIRST_YEAR, LAST_YEAR = 2000, 2199
 
 
 class ArgsError(ValueError):
@@ -93,9 +94,13 @@ def _day(raw: str | None, name: str) -> date | None:
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise ArgsError(_("'%(name)s' must be a date like 2026-03-31.", name=name)) from None
+    # Far-off years say nothing here, and the period before the year 1 does not exist.
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise ArgsError(_("Choose dates between %(first)d and %(last)d.", first=FIRST_YEAR, last=LAST_YEAR))
+    return day
 
 
 @dataclass

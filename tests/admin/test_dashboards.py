@@ -17,10 +17,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from admin.dashboards.queries import Period, bucket_starts
+from admin.dashboards.queries import Period, bucket_starts, positive_values
 from admin.dashboards.report import ArgsError, DashboardArgs
 from admin.extensions import db
-from admin.models import AuditEvent
+from admin.models import AnswerOption, AuditEvent, Question, QuestionKind
 from tests.admin.dashboard_world import build_dashboard_world
 from tests.admin.helpers import login
 from tests.admin.review_world import ADMIN, STAFF_BORGER, STAFF_RODEN, VIEWER_RODEN, World
@@ -111,9 +111,25 @@ def test_arguments_read_from_the_url_and_refuse_what_cannot_be_read() -> None:
         {"per": "day"},
         {"from": "2020-01-01", "to": "2026-01-01", "per": "month"},
         {"from": "2023-01-01", "to": "2026-01-01", "per": "week"},
+        {"branch": "9" * 12},
+        {"from": "0001-01-01", "to": "0001-01-02"},
+        {"from": "9999-12-30", "to": "9999-12-31"},
     ):
         with pytest.raises(ArgsError):
             DashboardArgs.from_args(bad, today)
+
+
+def test_positive_is_the_top_of_a_scale_without_its_middle() -> None:
+    def scale(points: int, kind: QuestionKind = QuestionKind.SCALE) -> Question:
+        # Positions out of order on purpose: the rule goes by position, not by list order.
+        options = [AnswerOption(position=n, value=f"v{n}") for n in reversed(range(points))]
+        return Question(kind=kind, options=options)
+
+    assert positive_values(scale(5)) == {"v3", "v4"}
+    assert positive_values(scale(4)) == {"v2", "v3"}
+    assert positive_values(scale(3)) == {"v2"}
+    assert positive_values(scale(1)) == set()
+    assert positive_values(scale(4, QuestionKind.CHOICE)) == set()
 
 
 def test_buckets_start_on_local_mondays_and_first_days() -> None:
@@ -280,7 +296,13 @@ def test_signed_out_and_bad_arguments(client: FlaskClient, world: World) -> None
     assert response.status_code == 302 and "/login" in response.location
     assert client.get("/dashboard.csv").status_code == 302
     login(client, STAFF_RODEN)
-    for query in ("from=2026-02-30", "per=day", "branch=abc", "from=2026-03-02&to=2026-03-01"):
+    for query in (
+        "from=2026-02-30",
+        "per=day",
+        "branch=abc",
+        "from=2026-03-02&to=2026-03-01",
+        "from=0001-01-01&to=0001-01-02",
+    ):
         assert client.get(f"/dashboard?{query}").status_code == 400, query
         response = client.get(f"/dashboard.json?{query}")
         assert response.status_code == 400 and response.get_json()["error"], query
