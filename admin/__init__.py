@@ -16,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from admin import config as settings
 from admin.extensions import babel, csrf, db, limiter, migrate
+from admin.forms import refuse_unreadable_input
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
 
@@ -79,6 +80,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         feature.init_app(app)
     demo_cli.init_app(app)
 
+    app.before_request(refuse_unreadable_input)
     app.after_request(_security_headers)
     app.register_error_handler(413, _too_large)
     app.jinja_env.globals.update(LANGUAGE_NAMES=LANGUAGE_NAMES, get_locale=get_locale)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from admin import audit
 from admin.extensions import db
@@ -16,7 +16,10 @@ def _check_name_free(name: str, branch: Branch | None = None) -> str:
     name = " ".join(name.split())
     if not name:
         raise BranchError(_("A branch needs a name."))
-    taken = db.session.scalar(select(Branch).where(func.lower(Branch.name) == name.lower()))
+    # SQLite's lower() knows only ASCII: the exact name is looked for too (the column is unique).
+    taken = db.session.scalar(
+        select(Branch).where(or_(Branch.name == name, func.lower(Branch.name) == name.lower())).limit(1)
+    )
     if taken is not None and taken is not branch:
         raise BranchError(_("There is already a branch called %(name)s.", name=name))
     return name

@@ -113,9 +113,12 @@ def erase(session_uuid: str) -> ResponseReturnValue:
 def audit_log() -> ResponseReturnValue:
     """Newest first, a page of 100 before the id in ``before``; filter by action or person."""
     query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(AUDIT_PAGE + 1)
-    action = request.args.get("action", "").strip()
-    actor = request.args.get("actor", "").strip()
+    # No longer than the columns: a longer filter matches nothing (and SQLite refuses huge LIKEs).
+    action = request.args.get("action", "").strip()[:60]
+    actor = request.args.get("actor", "").strip()[:254]
     before = request.args.get("before", type=int)
+    if before is not None and not 0 < before < 2**63:
+        before = None
     if action:
         query = query.where(AuditEvent.action.startswith(action, autoescape=True))
     if actor:

@@ -137,11 +137,16 @@ def _positive_int(raw: str | None) -> int | None:
     return number if 0 < number < 2**31 else None
 
 
+# Days a filter can name; beyond them the day's start in UTC (or the day after) does not exist.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9998, 12, 31)
+
+
 def _date(raw: str | None) -> date | None:
     try:
-        return date.fromisoformat(raw) if raw else None
+        day = date.fromisoformat(raw) if raw else None
     except ValueError:
         return None
+    return day if day is not None and FIRST_DAY <= day <= LAST_DAY else None
 
 
 def _start_of(day: date, zone: ZoneInfo) -> datetime:
