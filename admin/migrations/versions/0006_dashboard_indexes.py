@@ -7,7 +7,6 @@ Create Date: 2026-11-23 04:20:00.000000
 """
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision = '0006'
 down_revision = '0005'
@@ -32,7 +31,8 @@ def upgrade():
     )
     op.drop_index('ix_answers_answered', table_name='answers')
     op.create_index(
-        'ix_answers_answered', 'answers', ['answered_at', 'uuid'], unique=False, postgresql_include=ALL_INCLUDE
+        'ix_answers_answered', 'answers', ['answered_at', 'uuid'], unique=False,
+        postgresql_include=ALL_INCLUDE,
     )
 
 
@@ -40,6 +40,8 @@ def downgrade():
     op.drop_index('ix_answers_answered', table_name='answers')
     op.create_index('ix_answers_answered', 'answers', ['answered_at', 'uuid'], unique=False)
     op.drop_index('ix_answers_branch_answered', table_name='answers')
-    op.create_index('ix_answers_branch_answered', 'answers', ['branch_id', 'answered_at', 'uuid'], unique=False)
+    op.create_index(
+        'ix_answers_branch_answered', 'answers', ['branch_id', 'answered_at', 'uuid'], unique=False
+    )
     op.drop_index('ix_sessions_started', table_name='sessions')
     op.drop_index('ix_sessions_branch_started', table_name='sessions')
