@@ -10,6 +10,10 @@ real Flask app (a test client signed in, two-step code included) beside the bare
   information, the dashboard across all 40 branches;
 - the answers export of one branch (CSV), in rows per second.
 
+The bare SQL of an inbox page is its keyset query on the same filter (51 keys); of a dashboard, its
+answers per week or month counted by PostgreSQL's own date_trunc in Europe/Amsterdam (the page runs
+about fifteen such queries: per bucket, per option, per tag, totals, the period before).
+
 Budgets (shared/DESIGN.md): inbox p95 <= 100 ms, branch dashboard <= 200 ms.
 ``VERTELPAAL_BENCH_ANSWERS=100000`` for a quick run. The machine is shared: figures are noisy.
 """
