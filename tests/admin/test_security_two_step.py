@@ -63,7 +63,7 @@ def test_an_admin_without_two_step_must_set_it_up_before_anything_else(
     secret = match.group(1).replace(" ", "")
     # A wrong code keeps the account without two-step sign-in.
     wrong = client.post("/account/two-step", data={"code": "000000", "csrf_token": token})
-    assert wrong.status_code == 422 and "not right" in wrong.get_data(as_text=True)
+    assert wrong.status_code == 422 and 'class="error" role="alert"' in wrong.get_data(as_text=True)
     assert client.get("/users").location == "/account/two-step"
 
     right = client.post("/account/two-step", data={"code": pyotp.TOTP(secret).now(), "csrf_token": token})
