@@ -4,6 +4,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from admin import audit
@@ -241,4 +242,22 @@ def edit_user(user_id: int | None = None) -> ResponseReturnValue:
             db.session.commit()
             flash(_("Saved %(email)s.", email=user.email), "info")
             return redirect(url_for("accounts.users"))
-    return render_template("accounts/user_form.html", form=form, user=user)
+    return render_template("accounts/user_form.html", form=form, user=user, reset_form=FlaskForm())
+
+
+@bp.post("/users/<int:user_id>/two-step/reset")
+@admin_required
+def reset_two_step(user_id: int) -> ResponseReturnValue:
+    """A lost phone: the user sets up two-step sign-in again at the next sign-in (audited)."""
+    user = db.session.get(User, user_id) or abort(404)
+    if FlaskForm().validate_on_submit() and user.totp_secret:
+        operations.reset_two_step(user)
+        db.session.commit()
+        flash(
+            _(
+                "Two-step sign-in of %(email)s is reset; they set it up again at their next sign-in.",
+                email=user.email,
+            ),
+            "info",
+        )
+    return redirect(url_for("accounts.edit_user", user_id=user.id), 303)

@@ -189,3 +189,33 @@ def test_reset_2fa_cli_for_a_lost_phone(app: Flask, client: FlaskClient, make_us
         assert event is not None and event.actor == "system" and event.details["email"] == "boss@bieb.example"
     missing = app.test_cli_runner().invoke(args=["users", "reset-2fa", "nobody@bieb.example"])
     assert missing.exit_code != 0 and "no account" in missing.output
+
+
+def test_an_admin_resets_a_lost_phone_on_the_user_page(
+    app: Flask, client: FlaskClient, make_branch: Callable, make_user: Callable
+) -> None:
+    make_branch("Roden")
+    anna = make_user("anna@bieb.example", Role.STAFF, ["Roden"], totp_secret=TOTP_SECRET)
+    make_user("boss@bieb.example", Role.ADMIN)
+    annas_desk = app.test_client()
+    assert login(annas_desk, "anna@bieb.example") == 302
+    assert login(client, "boss@bieb.example") == 302
+    page = client.get(f"/users/{anna.id}").get_data(as_text=True)
+    assert f"/users/{anna.id}/two-step/reset" in page
+    token = csrf_token(client, f"/users/{anna.id}")
+    assert client.post(f"/users/{anna.id}/two-step/reset", data={}).status_code == 400  # no CSRF token
+    assert _user(app, "anna@bieb.example").totp_secret == TOTP_SECRET
+    response = client.post(f"/users/{anna.id}/two-step/reset", data={"csrf_token": token})
+    assert response.status_code == 303
+    assert _user(app, "anna@bieb.example").totp_secret is None
+    assert annas_desk.get("/responses").status_code == 302  # her sessions ended
+    assert f"/users/{anna.id}/two-step/reset" not in client.get(f"/users/{anna.id}").get_data(as_text=True)
+    with app.app_context():
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "user.two_step_reset"))
+        assert event is not None and event.actor == "boss@bieb.example"
+    # Staff cannot.
+    assert login(annas_desk, "anna@bieb.example") == 302
+    her_token = csrf_token(annas_desk, "/account")
+    assert (
+        annas_desk.post(f"/users/{anna.id}/two-step/reset", data={"csrf_token": her_token}).status_code == 404
+    )
