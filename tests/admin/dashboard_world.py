@@ -39,34 +39,9 @@ def build_dashboard_world(app: Flask, make_branch, make_user, tmp_path: Path) ->
             ],
         )
         world.questions["choice"] = choice.id
-        roden = world.branches["Roden"]
-
-        def session(at: datetime, answers: list[tuple[str, AnswerKind, str]]) -> None:
-            made = Session(
-                uuid=str(uuid.uuid4()),
-                kiosk_id=world.kiosks["Roden"],
-                branch_id=roden,
-                questionnaire_version_id=world.versions["visit"],
-                language="nl",
-                consent=False,
-                started_at=at,
-                finished_at=at + timedelta(minutes=3),
-            )
-            db.session.add(made)
-            for number, (question, kind, value) in enumerate(answers):
-                db.session.add(
-                    Answer(
-                        uuid=str(uuid.uuid4()),
-                        session=made,
-                        question_id=world.questions[question],
-                        kind=kind,
-                        value=value,
-                        branch_id=roden,
-                        answered_at=at + timedelta(seconds=10 * (number + 1)),
-                    )
-                )
-
-        session(
+        add_session(
+            world,
+            "Roden",
             datetime(2026, 3, 10, 14, 0, tzinfo=UTC),
             [
                 ("choice", AnswerKind.CHOICE, "borrow"),
@@ -74,7 +49,9 @@ def build_dashboard_world(app: Flask, make_branch, make_user, tmp_path: Path) ->
                 ("choice", AnswerKind.CHOICE, "computer"),
             ],
         )
-        session(
+        add_session(
+            world,
+            "Roden",
             datetime(2026, 2, 10, 11, 0, tzinfo=UTC),
             [("scale", AnswerKind.SCALE, "3"), ("scale", AnswerKind.SCALE, "2")],
         )
@@ -88,3 +65,38 @@ def build_dashboard_world(app: Flask, make_branch, make_user, tmp_path: Path) ->
             )
         db.session.commit()
     return world
+
+
+def add_session(
+    world: World,
+    branch: str,
+    at: datetime,
+    answers: list[tuple[str, AnswerKind, str]],
+    gap: timedelta = timedelta(seconds=10),
+) -> None:
+    """One session of ``branch`` (by name, through its kiosk) started at ``at`` with ``answers``
+    (question name, kind, value) ``gap`` apart, the first ``gap`` after the start; in an app
+    context, the caller commits."""
+    made = Session(
+        uuid=str(uuid.uuid4()),
+        kiosk_id=world.kiosks[branch],
+        branch_id=world.branches[branch],
+        questionnaire_version_id=world.versions["visit"],
+        language="nl",
+        consent=False,
+        started_at=at,
+        finished_at=at + timedelta(minutes=3),
+    )
+    db.session.add(made)
+    for number, (question, kind, value) in enumerate(answers):
+        db.session.add(
+            Answer(
+                uuid=str(uuid.uuid4()),
+                session=made,
+                question_id=world.questions[question],
+                kind=kind,
+                value=value,
+                branch_id=world.branches[branch],
+                answered_at=at + gap * (number + 1),
+            )
+        )

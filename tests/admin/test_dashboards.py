@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -20,8 +22,8 @@ from sqlalchemy import select
 from admin.dashboards.queries import Period, bucket_starts, positive_values
 from admin.dashboards.report import ArgsError, DashboardArgs
 from admin.extensions import db
-from admin.models import AnswerOption, AuditEvent, Question, QuestionKind
-from tests.admin.dashboard_world import build_dashboard_world
+from admin.models import AnswerKind, AnswerOption, AuditEvent, Branch, Kiosk, Question, QuestionKind
+from tests.admin.dashboard_world import add_session, build_dashboard_world
 from tests.admin.helpers import login
 from tests.admin.review_world import ADMIN, STAFF_BORGER, STAFF_RODEN, VIEWER_RODEN, World
 
@@ -87,6 +89,24 @@ def as_json(client: FlaskClient, query: str) -> dict[str, Any]:
     response = client.get(f"/dashboard.json?{query}")
     assert response.status_code == 200, response.get_data(as_text=True)
     return response.get_json()
+
+
+INBOX_ROW = re.compile(r'<tr class="row-')
+NEXT_PAGE = re.compile(r'rel="next" href="([^"]+)"')
+
+
+def inbox_count(client: FlaskClient, href: str) -> int:
+    """How many answers the inbox lists at ``href``, every page of it."""
+    found = 0
+    while True:
+        response = client.get(unescape(href))
+        assert response.status_code == 200, href
+        body = response.get_data(as_text=True)
+        found += len(INBOX_ROW.findall(body))
+        more = NEXT_PAGE.search(body)
+        if more is None:
+            return found
+        href = more.group(1)
 
 
 # --- the arguments -----------------------------------------------------------------------------
@@ -250,6 +270,86 @@ def test_months_and_the_page_text(client: FlaskClient, world: World) -> None:
     assert 'id="positive-rule"' in page
     # The figures link to the inbox of the same branch and days.
     assert f'href="/responses?from=2026-02-01&amp;to=2026-03-31&amp;branch={roden}"' in page
+
+
+# --- local time across the summer-time switches -------------------------------------------------
+
+# One answer (in its own session) at each moment, to the second around the 2026 switches of
+# Europe/Amsterdam (29 March 01:00 UTC: 02:00 CET becomes 03:00 CEST; 25 October 01:00 UTC: 03:00
+# CEST becomes 02:00 CET) and around the local midnights that end a day, a week or a month.
+SWITCH_MOMENTS = {
+    "A": datetime(2026, 2, 28, 22, 59, 59, tzinfo=UTC),  # Sat 28 Feb 23:59:59 CET
+    "B": datetime(2026, 2, 28, 23, 0, 0, tzinfo=UTC),  # Sun 1 Mar 00:00 CET
+    "C": datetime(2026, 3, 28, 22, 59, 59, tzinfo=UTC),  # Sat 28 Mar 23:59:59 CET
+    "D": datetime(2026, 3, 28, 23, 0, 0, tzinfo=UTC),  # Sun 29 Mar 00:00 CET
+    "E": datetime(2026, 3, 29, 0, 59, 59, tzinfo=UTC),  # Sun 29 Mar 01:59:59 CET, last winter second
+    "F": datetime(2026, 3, 29, 1, 0, 0, tzinfo=UTC),  # Sun 29 Mar 03:00 CEST, first summer second
+    "G": datetime(2026, 3, 29, 21, 59, 59, tzinfo=UTC),  # Sun 29 Mar 23:59:59 CEST
+    "H": datetime(2026, 3, 29, 22, 0, 0, tzinfo=UTC),  # Mon 30 Mar 00:00 CEST
+    "I": datetime(2026, 3, 31, 21, 59, 59, tzinfo=UTC),  # Tue 31 Mar 23:59:59 CEST
+    "J": datetime(2026, 3, 31, 22, 0, 0, tzinfo=UTC),  # Wed 1 Apr 00:00 CEST
+    "K": datetime(2026, 10, 24, 21, 59, 59, tzinfo=UTC),  # Sat 24 Oct 23:59:59 CEST
+    "L": datetime(2026, 10, 24, 22, 0, 0, tzinfo=UTC),  # Sun 25 Oct 00:00 CEST
+    "M": datetime(2026, 10, 25, 0, 59, 59, tzinfo=UTC),  # Sun 25 Oct 02:59:59 CEST, last summer second
+    "N": datetime(2026, 10, 25, 1, 0, 0, tzinfo=UTC),  # Sun 25 Oct 02:00 CET, first winter second
+    "O": datetime(2026, 10, 25, 22, 59, 59, tzinfo=UTC),  # Sun 25 Oct 23:59:59 CET
+    "P": datetime(2026, 10, 25, 23, 0, 0, tzinfo=UTC),  # Mon 26 Oct 00:00 CET
+    "Q": datetime(2026, 10, 31, 22, 59, 59, tzinfo=UTC),  # Sat 31 Oct 23:59:59 CET
+    "R": datetime(2026, 10, 31, 23, 0, 0, tzinfo=UTC),  # Sun 1 Nov 00:00 CET
+}
+
+
+def test_days_weeks_and_months_are_local_across_both_summer_time_switches(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    with app.app_context():
+        peize = Branch(name="Peize")
+        db.session.add(peize)
+        db.session.flush()
+        kiosk = Kiosk(name="Vertelpaal Peize", branch=peize)
+        db.session.add(kiosk)
+        db.session.flush()
+        world.branches["Peize"], world.kiosks["Peize"] = peize.id, kiosk.id
+        for moment in SWITCH_MOMENTS.values():
+            add_session(world, "Peize", moment, [("scale", AnswerKind.SCALE, "3")], gap=timedelta(0))
+        db.session.commit()
+    login(client, ADMIN)
+    branch = f"branch={world.branches['Peize']}"
+
+    def counts(query: str) -> list[tuple[str, int, int]]:
+        return [(b["start"], b["sessions"], b["answers"]) for b in as_json(client, query)["activity"]]
+
+    # Months: A in February, B to I in March, J in April; K to Q in October, R in November.
+    months = counts(f"{branch}&from=2026-02-01&to=2026-11-30&per=month")
+    assert [(start[:7], n) for start, n, answers in months if n] == [
+        ("2026-02", 1),
+        ("2026-03", 8),
+        ("2026-04", 1),
+        ("2026-10", 7),
+        ("2026-11", 1),
+    ]
+    assert all(n == answers for _start, n, answers in months)
+    # Weeks from local Monday midnight: the Sunday of each switch ends its week at 23:59:59.
+    assert counts(f"{branch}&from=2026-03-23&to=2026-04-05&per=week") == [
+        ("2026-03-23", 5, 5),  # C D E F G
+        ("2026-03-30", 3, 3),  # H I J
+    ]
+    assert counts(f"{branch}&from=2026-10-19&to=2026-11-01&per=week") == [
+        ("2026-10-19", 5, 5),  # K L M N O
+        ("2026-10-26", 3, 3),  # P Q R
+    ]
+    # Single days: a 23-hour and a 25-hour Sunday, and the days on either side of each.
+    for day, expected in (
+        ("2026-03-28", 1),  # C
+        ("2026-03-29", 4),  # D E F G
+        ("2026-03-30", 1),  # H
+        ("2026-10-24", 1),  # K
+        ("2026-10-25", 4),  # L M N O
+        ("2026-10-26", 1),  # P
+    ):
+        totals = as_json(client, f"{branch}&from={day}&to={day}")["totals"]
+        assert (totals["sessions"], totals["answers"]) == (expected, expected), day
+        assert inbox_count(client, f"/responses?{branch}&from={day}&to={day}") == expected, day
 
 
 # --- across branches and scoping ---------------------------------------------------------------
