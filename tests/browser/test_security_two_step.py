@@ -40,14 +40,14 @@ def test_admin_sets_up_two_step_sign_in_then_signs_in_with_a_code(
     totp = pyotp.TOTP(secret)
     code_field = page.locator("input[name=code]")
     code_field.fill("000000")
-    page.get_by_role("button", name="two-step").click()
+    page.get_by_role("button", name="Inloggen in twee stappen aanzetten").click()
     expect(page.get_by_role("alert")).to_be_visible()
     expect(page).to_have_url(f"{live_server}/account/two-step")
     assert page.locator("#two-step-secret").inner_text().replace(" ", "") == secret
 
     used = totp.now()
     page.locator("input[name=code]").fill(used)
-    page.get_by_role("button", name="two-step").click()
+    page.get_by_role("button", name="Inloggen in twee stappen aanzetten").click()
     expect(page.get_by_role("heading", name="Nieuw voor mij")).to_be_visible()
     page.goto(f"{live_server}/account/two-step")
     expect(page).to_have_url(f"{live_server}/account")  # the secret is not shown again
