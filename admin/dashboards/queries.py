@@ -111,11 +111,11 @@ def bucket_starts(period: Period, per: Per) -> list[date]:
     starts = []
     while day <= period.last:
         starts.append(day)
-        day = day + timedelta(days=7) if per == "week" else _next_month(day)
+        day = day + timedelta(days=7) if per == "week" else next_month(day)
     return starts
 
 
-def _next_month(day: date) -> date:
+def next_month(day: date) -> date:
     return date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 

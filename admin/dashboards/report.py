@@ -229,18 +229,30 @@ class Table:
     charted_rows: int | None = None
     row_colours: list[str | None] = field(default_factory=list)
     row_links: list[str | None] = field(default_factory=list)
+    # The inbox listing exactly the answers a number counts, per row and per number column (None:
+    # the inbox cannot list it, e.g. sessions, or an option's value, which it cannot filter on).
+    cell_links: list[list[str | None]] = field(default_factory=list)
+    footer_links: list[list[str | None]] = field(default_factory=list)
 
 
 POSITIVE_COLOUR = "#1a7f37"
 OTHER_COLOUR = "#0b5394"
 
 
-def inbox_link(args: DashboardArgs, **extra: Any) -> str:
-    """The inbox with the answers a figure counts: same branch and days, and ``extra``."""
-    query: dict[str, Any] = {"from": args.period.first.isoformat(), "to": args.period.last.isoformat()}
+def inbox_link(args: DashboardArgs, period: Period | None = None, **extra: Any) -> str:
+    """The inbox with the answers a figure counts: same branch and days (or ``period``), and
+    ``extra`` (inbox filters: question, kind, tag, branch)."""
+    days = period or args.period
+    query: dict[str, Any] = {"from": days.first.isoformat(), "to": days.last.isoformat()}
     if args.branch is not None:
         query["branch"] = args.branch
-    return url_for("responses.inbox", **query, **extra)
+    return url_for("responses.inbox", **(query | extra))
+
+
+def _bucket_days(args: DashboardArgs, start: date) -> Period:
+    """The days of the bucket starting on ``start`` that lie in the period."""
+    end = start + timedelta(days=6) if args.per == "week" else queries.next_month(start) - timedelta(days=1)
+    return Period(max(start, args.period.first), min(end, args.period.last))
 
 
 def percent(part: int, whole: int) -> float | None:
@@ -264,6 +276,7 @@ def tables(dashboard: Dashboard) -> list[Table]:
                 for b in dashboard.activity
             ],
             series=(1, 2),
+            cell_links=[[None, inbox_link(args, _bucket_days(args, b.start))] for b in dashboard.activity],
         )
     ]
     found.append(_comparison_with_previous(dashboard))
@@ -299,12 +312,23 @@ def tables(dashboard: Dashboard) -> list[Table]:
                     url_for("dashboards.dashboard", **args.to_args(branch=b.branch_id))
                     for b in dashboard.branches
                 ],
+                cell_links=[
+                    [
+                        None,
+                        inbox_link(args, branch=b.branch_id),
+                        inbox_link(args, branch=b.branch_id, kind="recording"),
+                        inbox_link(args, branch=b.branch_id, kind="scale"),
+                    ]
+                    for b in dashboard.branches
+                ],
             )
         )
     for d in dashboard.distributions:
         footer: list[list[Cell]] = [[_("Total"), d.total, percent(d.total, d.total)]]
         if d.positive is not None:
             footer.append([_("Positive"), d.positive, percent(d.positive, d.total)])
+        # The inbox filters on question and kind, not on an option's value: only the total links.
+        question_link = inbox_link(args, question=d.question_id, kind="tap")
         found.append(
             Table(
                 f"question-{d.question_id}",
@@ -315,6 +339,7 @@ def tables(dashboard: Dashboard) -> list[Table]:
                 series=(1,),
                 across=True,
                 row_colours=[POSITIVE_COLOUR if o.positive else OTHER_COLOUR for o in d.options],
+                footer_links=[[question_link]],
             )
         )
     found.append(
@@ -327,6 +352,7 @@ def tables(dashboard: Dashboard) -> list[Table]:
             across=True,
             row_colours=[t.colour for t in dashboard.tags],
             row_links=[inbox_link(args, tag=t.tag_id) for t in dashboard.tags],
+            cell_links=[[inbox_link(args, tag=t.tag_id)] for t in dashboard.tags],
         )
     )
     return found
@@ -350,7 +376,12 @@ def _comparison_with_previous(dashboard: Dashboard) -> Table:
     )
     change = None if share_now is None or share_before is None else round(share_now - share_before, 1)
     rows.append([_("Positive (%)"), share_now, share_before, change])
-    period, previous = dashboard.args.period, dashboard.previous
+    args = dashboard.args
+    period, previous = args.period, dashboard.previous
+
+    def both(**extra: Any) -> list[str | None]:
+        return [inbox_link(args, period, **extra), inbox_link(args, previous, **extra)]
+
     return Table(
         "previous",
         _("This period and the one before"),
@@ -363,4 +394,6 @@ def _comparison_with_previous(dashboard: Dashboard) -> Table:
         rows,
         series=(1, 2),
         charted_rows=3,  # sessions, answers, recordings: the rest would dwarf or mix units
+        # Sessions and positive answers are no inbox filter; answers, recordings and scale answers are.
+        cell_links=[[], both(), both(kind="recording"), both(kind="scale")],
     )

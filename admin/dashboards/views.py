@@ -74,6 +74,7 @@ def dashboard() -> ResponseReturnValue:
         positive_rule=report.positive_rule(),
         per_labels=report.PER_LABELS,
         inbox=report.inbox_link(args),
+        recordings_inbox=report.inbox_link(args, kind="recording"),
     )
 
 

@@ -272,6 +272,40 @@ def test_months_and_the_page_text(client: FlaskClient, world: World) -> None:
     assert f'href="/responses?from=2026-02-01&amp;to=2026-03-31&amp;branch={roden}"' in page
 
 
+# --- every count links to the inbox --------------------------------------------------------------
+
+LINKED_COUNT = re.compile(r'data-value="(\d+)"><a href="(/responses\?[^"]+)"')
+
+
+@pytest.mark.parametrize("email", [ADMIN, STAFF_RODEN])
+def test_each_linked_count_is_what_the_inbox_lists(client: FlaskClient, world: World, email: str) -> None:
+    """Per bucket, per branch, per question, per tag, this period and the one before: each linked
+    count lists exactly as many answers in the inbox (staff see one branch, across it too)."""
+    login(client, email)
+    roden = world.branches["Roden"]
+    cut = f"branch={roden}&from=2026-02-04&to=2026-03-12&per=week"  # weeks cut at both ends
+    for query in (f"{MARCH}&per=week", "from=2026-02-01&to=2026-03-31&per=month", cut):
+        page = client.get(f"/dashboard?{query}").get_data(as_text=True)
+        links = LINKED_COUNT.findall(page)
+        # Activity buckets, both periods (answers, recordings, scale answers), question totals, tags.
+        assert len(links) >= 12, (query, links)
+        assert any(int(count) > 0 for count, _href in links)
+        for count, href in links:
+            assert inbox_count(client, href) == int(count), (query, unescape(href))
+    # The links say what they filter on: a bucket's days within the period, a question's taps, a tag.
+    page = client.get(f"/dashboard?branch={roden}&from=2026-02-04&to=2026-03-12&per=week").get_data(
+        as_text=True
+    )
+    hrefs = {unescape(href) for _count, href in LINKED_COUNT.findall(page)}
+    assert f"/responses?from=2026-02-04&to=2026-02-08&branch={roden}" in hrefs  # the first week, cut
+    assert f"/responses?from=2026-03-09&to=2026-03-12&branch={roden}" in hrefs  # the last week, cut
+    scale = world.questions["scale"]
+    assert f"/responses?from=2026-02-04&to=2026-03-12&branch={roden}&question={scale}&kind=tap" in hrefs
+    assert f"/responses?from=2026-02-04&to=2026-03-12&branch={roden}&tag={world.tags['klacht']}" in hrefs
+    # The period before (37 days: 29 December to 3 February), by kind.
+    assert f"/responses?from=2025-12-29&to=2026-02-03&branch={roden}&kind=recording" in hrefs
+
+
 # --- local time across the summer-time switches -------------------------------------------------
 
 # One answer (in its own session) at each moment, to the second around the 2026 switches of
