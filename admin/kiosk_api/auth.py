@@ -28,12 +28,18 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def kiosk_from_request() -> Kiosk | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
+def bearer_token() -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
-    kiosk = db.session.scalar(select(Kiosk).where(Kiosk.token_hash == hash_secret(token.strip())))
+    return token.strip()
+
+
+def kiosk_from_request() -> Kiosk | None:
+    token = bearer_token()
+    if token is None:
+        return None
+    kiosk = db.session.scalar(select(Kiosk).where(Kiosk.token_hash == hash_secret(token)))
     if kiosk is None or kiosk.revoked:
         return None
     return kiosk

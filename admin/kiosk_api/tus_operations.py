@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 import mediaseal
@@ -183,13 +183,29 @@ def parse_checksum(header: str) -> Checksum:
 # --- uploads -------------------------------------------------------------------------------
 
 
-def find_upload(kiosk: Kiosk, upload_id: str) -> Upload | None:
-    """The kiosk's own upload with this id (another kiosk's is as unknown as a missing one)."""
+def _canonical_id(upload_id: str) -> str | None:
     try:
         canonical = str(uuid.UUID(upload_id))
     except ValueError:
         return None
-    if canonical != upload_id:
+    return canonical if canonical == upload_id else None
+
+
+def kiosk_and_upload(token_hash: str, upload_id: str) -> tuple[Kiosk, Upload | None] | None:
+    """The kiosk holding this token, with its own upload of this id if there is one."""
+    canonical = _canonical_id(upload_id)
+    row = db.session.execute(
+        select(Kiosk, Upload)
+        .outerjoin(Upload, and_(Upload.kiosk_id == Kiosk.id, Upload.id == (canonical or "")))
+        .where(Kiosk.token_hash == token_hash)
+    ).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+def find_upload(kiosk: Kiosk, upload_id: str) -> Upload | None:
+    """The kiosk's own upload with this id (another kiosk's is as unknown as a missing one)."""
+    canonical = _canonical_id(upload_id)
+    if canonical is None:
         return None
     return db.session.scalar(
         select(Upload)

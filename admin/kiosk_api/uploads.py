@@ -13,14 +13,14 @@ from contextlib import contextmanager, suppress
 from functools import wraps
 from typing import ParamSpec
 
-from flask import Response, current_app, jsonify, make_response, request, url_for
+from flask import Response, current_app, g, jsonify, make_response, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import http_date
 
 from admin.extensions import db
 from admin.kiosk_api import tus_operations as tus
-from admin.kiosk_api.auth import current_kiosk, kiosk_required
+from admin.kiosk_api.auth import bearer_token, current_kiosk, hash_secret, kiosk_required, unauthorized
 from admin.kiosk_api.blueprint import bp
 from admin.kiosk_api.tus_operations import TusError, purge_expired_uploads
 from admin.models import Upload
@@ -82,9 +82,29 @@ def _uint_header(name: str) -> int:
     return int(value)
 
 
+def kiosk_and_upload_required(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:
+    """``kiosk_required`` for a request on one upload: the kiosk and its upload in one query.
+
+    A kiosk sends a PATCH per chunk; one round trip to the database less for each is worth it.
+    """
+
+    @wraps(view)
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
+        token = bearer_token()
+        row = tus.kiosk_and_upload(hash_secret(token), str(kwargs["upload_id"])) if token else None
+        if row is None or row[0].revoked:
+            return unauthorized()
+        g.kiosk, g.prefetched_upload = row
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
 def _find(upload_id: str) -> Upload:
     """The calling kiosk's upload, or the tus answer for a missing (404) or expired (410) one."""
-    upload = tus.find_upload(current_kiosk(), upload_id)
+    # The first look may come with the token check; a look after waiting for the file lock must
+    # read again what the previous holder committed.
+    upload = g.pop("prefetched_upload", None) or tus.find_upload(current_kiosk(), upload_id)
     if upload is None:
         raise TusError(404, "no such upload")
     if tus.is_expired(upload):
@@ -144,14 +164,14 @@ def create_upload() -> ResponseReturnValue:
 
 @bp.route("/uploads/<upload_id>", methods=["HEAD"], provide_automatic_options=False)
 @tus_endpoint
-@kiosk_required
+@kiosk_and_upload_required
 def upload_status(upload_id: str) -> ResponseReturnValue:
     return _status(upload_id)
 
 
 @bp.route("/uploads/<upload_id>", methods=["PATCH"], provide_automatic_options=False)
 @tus_endpoint
-@kiosk_required
+@kiosk_and_upload_required
 def patch_upload(upload_id: str) -> ResponseReturnValue:
     return _patch(upload_id)
 
