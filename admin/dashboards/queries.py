@@ -325,16 +325,37 @@ def sum_totals(rows: Sequence[BranchTotals]) -> Totals:
 PURGE_ACTION = "retention.purge"
 
 
-def recordings_removed(period: Period, zone: ZoneInfo) -> int:
-    """Recordings deleted by the retention rules during the period (every branch: a purge runs for
-    all of them at once and its audit event counts them together)."""
+@dataclass(frozen=True)
+class RecordingsRemoved:
+    count: int
+    # Purges logged before they counted per branch give only their total over every branch; when
+    # one of the period did, ``count`` includes such totals and the page says so.
+    with_all_branches: bool
+
+
+def recordings_removed(scope: Scope, period: Period, zone: ZoneInfo) -> RecordingsRemoved:
+    """Recordings deleted by the retention rules during the period, in the scope's branches (a
+    purge runs for all branches at once; its audit event counts per branch since it carries
+    ``recordings_by_branch``)."""
     start, end = period.bounds(zone)
-    details: Iterable[dict[str, Any]] = db.session.scalars(
+    details: Iterable[Any] = db.session.scalars(
         select(AuditEvent.details).where(
             AuditEvent.action == PURGE_ACTION, AuditEvent.at >= start, AuditEvent.at < end
         )
     )
-    return sum(_count(d.get("recordings")) for d in details if isinstance(d, dict))
+    in_scope = db.session.scalars(select(Branch.id).where(*scope.on(Branch.id)))
+    branches = {str(branch_id) for branch_id in in_scope}
+    count, with_all_branches = 0, False
+    for event in details:
+        if not isinstance(event, dict):
+            continue
+        by_branch = event.get("recordings_by_branch")
+        if isinstance(by_branch, dict):
+            count += sum(_count(n) for branch, n in by_branch.items() if branch in branches)
+        elif total := _count(event.get("recordings")):
+            count += total
+            with_all_branches = True
+    return RecordingsRemoved(count, with_all_branches)
 
 
 def _count(value: Any) -> int:

@@ -112,7 +112,7 @@ class Dashboard:
     tags: list[TagCount]
     totals: Totals
     previous_totals: Totals
-    recordings_removed: int
+    recordings_removed: queries.RecordingsRemoved
     branches: list[BranchTotals] = field(default_factory=list)  # across branches only
 
     @property
@@ -135,7 +135,7 @@ def build(user: User, args: DashboardArgs, branch_name: str | None, zone: ZoneIn
         # Across branches the side-by-side rows add up to the totals: no second pass over the answers.
         totals=queries.sum_totals(comparison) if comparison else queries.period_totals(scope, period, zone),
         previous_totals=queries.period_totals(scope, period.previous(), zone),
-        recordings_removed=queries.recordings_removed(period, zone),
+        recordings_removed=queries.recordings_removed(scope, period, zone),
         branches=comparison if len(comparison) > 1 else [],
     )
 
@@ -204,7 +204,9 @@ def to_json(dashboard: Dashboard) -> dict[str, Any]:
         "branches": [
             {"id": b.branch_id, "name": b.name, **_totals_json(b.totals)} for b in dashboard.branches
         ],
-        "recordings_removed": dashboard.recordings_removed,
+        "recordings_removed": dashboard.recordings_removed.count,
+        # True: some purges of the period logged one total for every branch, counted in whole.
+        "recordings_removed_all_branches": dashboard.recordings_removed.with_all_branches,
     }
 
 

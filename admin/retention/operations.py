@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -28,6 +29,8 @@ class Rules:
 @dataclass
 class PurgeReport:
     recordings_removed: int = 0  # answers whose recording is gone now (the answer itself stays)
+    # The same per branch id, so a branch's dashboard can count its own.
+    recordings_by_branch: Counter[int] = field(default_factory=Counter)
     taps_removed: int = 0  # tap answers deleted with their tags and notes
     sessions_removed: int = 0  # sessions left without any answer
     uploads_expired: int = 0
@@ -43,7 +46,7 @@ def purge(rules: Rules, now: datetime | None = None) -> PurgeReport:
         if days is None:
             continue
         expired = db.session.execute(
-            select(Answer.uuid, Answer.media_sha256).where(
+            select(Answer.uuid, Answer.media_sha256, Answer.branch_id).where(
                 Answer.kind == kind,
                 Answer.media_sha256.is_not(None),
                 Answer.answered_at < now - timedelta(days=days),
@@ -51,10 +54,11 @@ def purge(rules: Rules, now: datetime | None = None) -> PurgeReport:
         ).all()
         if expired:
             db.session.execute(
-                update(Answer).where(Answer.uuid.in_([uuid for uuid, _ in expired])).values(media_sha256=None)
+                update(Answer).where(Answer.uuid.in_([row.uuid for row in expired])).values(media_sha256=None)
             )
-        expired_shas.update(sha for _, sha in expired)
+        expired_shas.update(row.media_sha256 for row in expired)
         report.recordings_removed += len(expired)
+        report.recordings_by_branch.update(row.branch_id for row in expired)
     if rules.tap_days is not None:
         report.taps_removed, report.sessions_removed = _delete_taps(now - timedelta(days=rules.tap_days))
     # A file shared with a younger answer (the same bytes twice) stays for that answer.
@@ -66,6 +70,8 @@ def purge(rules: Rules, now: datetime | None = None) -> PurgeReport:
         "answers",
         rules={"video": rules.video_days, "voice": rules.voice_days, "tap": rules.tap_days},
         recordings=report.recordings_removed,
+        # JSON keys are strings; sorted so the log reads the same every time.
+        recordings_by_branch={str(b): n for b, n in sorted(report.recordings_by_branch.items())},
         taps=report.taps_removed,
         sessions=report.sessions_removed,
         files=len(report.files_to_remove),

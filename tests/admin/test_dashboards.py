@@ -23,6 +23,7 @@ from admin.dashboards.queries import Period, bucket_starts, positive_values
 from admin.dashboards.report import ArgsError, DashboardArgs
 from admin.extensions import db
 from admin.models import AnswerKind, AnswerOption, AuditEvent, Branch, Kiosk, Question, QuestionKind
+from admin.retention.operations import Rules, purge
 from tests.admin.dashboard_world import add_session, build_dashboard_world
 from tests.admin.helpers import login
 from tests.admin.review_world import ADMIN, STAFF_BORGER, STAFF_RODEN, VIEWER_RODEN, World
@@ -254,6 +255,7 @@ def test_branch_dashboard_shows_the_exact_figures(client: FlaskClient, world: Wo
     # One branch: no side-by-side table; the retention purges of March are counted.
     assert "branches" not in tables and data["branches"] == []
     assert data["recordings_removed"] == 4
+    assert data["recordings_removed_all_branches"] is True  # the world's purges predate per-branch counts
     assert data["branch"] == {"id": roden, "name": "Roden"}
 
 
@@ -441,6 +443,58 @@ def test_signed_out_and_bad_arguments(client: FlaskClient, world: World) -> None
         response = client.get(f"/dashboard.json?{query}")
         assert response.status_code == 400 and response.get_json()["error"], query
         assert client.get(f"/dashboard.csv?{query}").status_code == 400, query
+
+
+# --- retention, per branch ----------------------------------------------------------------------
+
+
+def test_recordings_removed_count_per_branch_once_purges_log_it(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    roden, borger = world.branches["Roden"], world.branches["Borger"]
+    with app.app_context():
+        # Every recording of March (Roden 2, Borger 1) is older than a day on 1 April.
+        report = purge(Rules(video_days=1, voice_days=1, tap_days=None), now=datetime(2026, 4, 1, tzinfo=UTC))
+        event = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "retention.purge").order_by(AuditEvent.id.desc())
+        ).first()
+        assert event is not None and report.recordings_removed == 3
+        assert event.details["recordings"] == 3
+        assert event.details["recordings_by_branch"] == {str(roden): 2, str(borger): 1}
+        # The log is append-only: the same details again, logged as if that purge ran on 20 April
+        # (the real one stands at today's date, after the periods asked for below).
+        db.session.add(
+            AuditEvent(
+                at=datetime(2026, 4, 20, 3, 0, tzinfo=UTC),
+                actor="system",
+                action=event.action,
+                target=event.target,
+                details=event.details,
+            )
+        )
+        db.session.commit()
+
+    april = "from=2026-04-01&to=2026-04-30&per=month"
+    login(client, STAFF_RODEN)
+    for query, expected in ((f"branch={roden}&{april}", 2), (april, 2)):  # across "my branches" too
+        data = as_json(client, query)
+        assert (data["recordings_removed"], data["recordings_removed_all_branches"]) == (expected, False)
+    page = client.get(f"/dashboard?branch={roden}&{april}").get_data(as_text=True)
+    assert "2 recordings removed (retention period)" in page or "2 opnames verwijderd" in page
+    assert "2026-04-01 to 2026-04-30, Roden" in page or "2026-04-01 tot 2026-04-30, Roden" in page
+
+    client = app.test_client()  # another user
+    assert login(client, ADMIN) == 302
+    assert as_json(client, f"branch={borger}&{april}")["recordings_removed"] == 1
+    assert as_json(client, april)["recordings_removed"] == 3
+    # With March's older purge (4, logged for every branch together): Borger gets that total, and
+    # the page says it includes all-branch counts.
+    data = as_json(client, f"branch={borger}&from=2026-03-01&to=2026-04-30&per=month")
+    assert (data["recordings_removed"], data["recordings_removed_all_branches"]) == (1 + 4, True)
+    page = client.get(f"/dashboard?branch={borger}&from=2026-03-01&to=2026-04-30&per=month")
+    assert "counted for all branches together" in page.get_data(as_text=True) or "alle vestigingen samen" in (
+        page.get_data(as_text=True)
+    )
 
 
 # --- exports -------------------------------------------------------------------------------------
