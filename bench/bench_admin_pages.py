@@ -2,8 +2,9 @@
 
 Prints p50/p95 of the start page ("new for me", an aggregate over all answers) and of the
 questionnaire list, each with the time of the start page's bare SQL query as the baseline, so the
-ratio shows what Flask, templates and the ORM add. The 1,000,000-answer PostgreSQL benchmark
-belongs to the inbox (issue 5).
+ratio shows what Flask, templates and the ORM add. The inbox, the dashboards and the answers
+export with 1,000,000 answers on PostgreSQL (the budgets in shared/DESIGN.md) are measured by
+bench/bench_review.py.
 """
 
 from __future__ import annotations
