@@ -104,6 +104,8 @@ def from_environment(instance_path: str, environ: dict[str, str] | None = None) 
         "KIOSK_RATE_LIMIT_PER_ADDRESS": get("KIOSK_RATE_LIMIT_PER_ADDRESS"),
         "TRUSTED_PROXIES": int(get("TRUSTED_PROXIES") or 0),
         "RATELIMIT_HEADERS_ENABLED": True,  # a refused client is told when to come back (Retry-After)
+        # Redis away: count in each worker's memory meanwhile rather than fail every request.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "MAX_RECORDING_MB": int(get("MAX_RECORDING_MB") or 300),
         "UPLOAD_EXPIRY_HOURS": float(get("UPLOAD_EXPIRY_HOURS") or 48),
         "UPLOAD_READ_TIMEOUT_SECONDS": float(get("UPLOAD_READ_TIMEOUT_SECONDS") or 60),

@@ -274,3 +274,27 @@ def test_a_limit_that_does_not_parse_stops_start_up(tmp_path: Path) -> None:
         from_environment(
             str(tmp_path), {"VERTELPAAL_ENV": "development", "KIOSK_RATE_LIMIT_PER_TOKEN": "lots"}
         )
+
+
+def test_kiosks_keep_syncing_when_the_limit_storage_is_away(app: Flask, tmp_path: Path) -> None:
+    from admin import create_app
+    from tests.support.net import free_port
+
+    nowhere = create_app(
+        {
+            "ENVIRON": {"VERTELPAAL_ENV": "development"},
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+            "MEDIA_ROOT": app.config["MEDIA_ROOT"],
+            "KIOSK_SEALING_KEY_FILE": app.config["KIOSK_SEALING_KEY_FILE"],
+            "RATELIMIT_STORAGE_URI": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
+        }
+    )
+    client = nowhere.test_client()
+    assert client.get(f"{API}/openapi.json").status_code == 200
+    # The sign-in page's own limit falls back to counting in memory.
+    token = csrf_token(client, "/login")
+    wrong = {"email": "nobody@bieb.example", "password": "not this one", "csrf_token": token}
+    assert client.post("/login", data=wrong).status_code == 401
+    with nowhere.app_context():
+        db.engine.dispose()
