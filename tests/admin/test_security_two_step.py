@@ -16,7 +16,7 @@ from sqlalchemy import select
 from admin.accounts import operations
 from admin.extensions import db
 from admin.models import AuditEvent, Role, User
-from tests.admin.helpers import PASSWORD, TOTP_SECRET, csrf_token, login, next_code
+from tests.admin.helpers import MEDIA_SET, PASSWORD, TOTP_SECRET, csrf_token, login, next_code
 
 SECRET_ON_PAGE = re.compile(r'<code id="two-step-secret">([A-Z2-7 ]+)</code>')
 
@@ -219,3 +219,13 @@ def test_an_admin_resets_a_lost_phone_on_the_user_page(
     assert (
         annas_desk.post(f"/users/{anna.id}/two-step/reset", data={"csrf_token": her_token}).status_code == 404
     )
+
+
+def test_the_demo_prints_how_its_admin_signs_in(app: Flask, client: FlaskClient) -> None:
+    result = app.test_cli_runner().invoke(args=["demo", "seed", "--media", str(MEDIA_SET), "--days", "1"])
+    assert result.exit_code == 0, result.output
+    key = re.search(r"add the key ([A-Z2-7]{16,}) to an authenticator app", result.output)
+    assert key and f'pyotp.TOTP("{key.group(1)}").now()' in result.output
+    assert _password_step(client, "admin@vertelpaal.example", "vertelpaal-demo") == "/login/code"
+    assert _code_step(client, pyotp.TOTP(key.group(1)).now()) == 302
+    assert client.get("/users").status_code == 200
