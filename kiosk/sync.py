@@ -87,8 +87,10 @@ class SyncService:
         # The kiosk's TOML ([sync] upload_chunk_kb, default 1 MiB) unless a caller chooses.
         self.chunk_size = chunk_size or config.sync.upload_chunk_kb * 1024
         self.http = requests.Session()
+        self.http.hooks["response"].append(self._note_retry_after)
         self.started = time.monotonic()
         self.failures = 0
+        self.retry_after = 0.0  # what the server asked with its last 429
 
     # --- the loop ------------------------------------------------------------------------------
 
@@ -109,8 +111,18 @@ class SyncService:
             except (SyncError, requests.RequestException, TusCommunicationError, OSError) as error:
                 self.failures += 1
                 delay = self.backoff(self.failures, self.config.sync.max_backoff_seconds)
+                # A server that is too busy says when to come back: not sooner than that.
+                delay, self.retry_after = max(delay, self.retry_after), 0.0
                 log.warning("sync failed (%s); next try in %.0f s", error, delay)
                 time.sleep(delay)
+
+    def _note_retry_after(self, response: requests.Response, *args: object, **kwargs: object) -> None:
+        if response.status_code == 429:
+            try:
+                seconds = float(response.headers.get("Retry-After", ""))
+            except ValueError:
+                return
+            self.retry_after = min(max(seconds, 0.0), self.config.sync.max_backoff_seconds)
 
     @staticmethod
     def backoff(failures: int, cap: float = MAX_BACKOFF) -> float:
