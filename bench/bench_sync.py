@@ -64,7 +64,7 @@ from tusclient.exceptions import TusCommunicationError  # noqa: E402
 
 from admin import create_app  # noqa: E402
 from admin.extensions import db  # noqa: E402
-from admin.kiosk_api.auth import hash_secret, new_token  # noqa: E402
+from admin.kiosks.tokens import hash_secret, new_token  # noqa: E402
 from admin.models import Branch, Kiosk, Media, QuestionKind, Questionnaire, Session  # noqa: E402
 from kiosk.hardware.synthetic import write_test_video  # noqa: E402
 from kiosk.sync import CHUNK_SIZE  # noqa: E402

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
@@ -13,19 +11,11 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from admin.extensions import db
+from admin.kiosks.tokens import hash_secret
 from admin.models import Kiosk
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(32)
-
-
-def hash_secret(secret: str) -> str:
-    # The token has 256 bits of randomness, so a plain hash is enough (no slow KDF needed).
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def bearer_token() -> str | None:

@@ -20,9 +20,10 @@ from werkzeug.http import http_date
 
 from admin.extensions import db
 from admin.kiosk_api import tus_operations as tus
-from admin.kiosk_api.auth import bearer_token, current_kiosk, hash_secret, kiosk_required, unauthorized
+from admin.kiosk_api.auth import bearer_token, current_kiosk, kiosk_required, unauthorized
 from admin.kiosk_api.blueprint import bp
 from admin.kiosk_api.tus_operations import TusError, purge_expired_uploads
+from admin.kiosks.tokens import hash_secret
 from admin.models import Upload
 
 __all__ = ["purge_expired_uploads"]

@@ -13,10 +13,11 @@ from admin import sealing
 from admin.extensions import db, limiter
 from admin.kiosk_api import configuration, ingest
 from admin.kiosk_api import uploads as _uploads  # noqa: F401  (registers the tus routes)
-from admin.kiosk_api.auth import current_kiosk, hash_secret, kiosk_required
+from admin.kiosk_api.auth import current_kiosk, kiosk_required
 from admin.kiosk_api.blueprint import bp
 from admin.kiosk_api.openapi import spec
 from admin.kiosks import operations as kiosk_ops
+from admin.kiosks.tokens import hash_secret
 from admin.mediafiles.views import send_media
 from admin.models import Enrollment, Media, utcnow
 from admin.storage import SHA256_PATTERN, media_store

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from admin import audit
 from admin.extensions import db
-from admin.kiosk_api.auth import hash_secret, new_token
+from admin.kiosks.tokens import hash_secret, new_token
 from admin.models import AuditEvent, Branch, Enrollment, Kiosk, KioskPlacement, utcnow
 
 # No 0/O, 1/I/L: a pairing code is read off a screen and typed in by a person.

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from admin.demo.seed import seed
 from admin.extensions import db
-from admin.kiosk_api.auth import hash_secret
+from admin.kiosks.tokens import hash_secret
 from admin.models import Branch, Kiosk, Session, Upload
 from tests.admin.helpers import MEDIA_SET
 

@@ -37,8 +37,8 @@ from werkzeug.test import TestResponse
 from admin import create_app
 from admin.extensions import db
 from admin.kiosk_api import tus_operations
-from admin.kiosk_api.auth import hash_secret, new_token
 from admin.kiosk_api.uploads import purge_expired_uploads
+from admin.kiosks.tokens import hash_secret, new_token
 from admin.models import Branch, Kiosk, Media, Upload, utcnow
 from admin.storage import media_store
 from tests.admin.helpers import MEDIA_SET
