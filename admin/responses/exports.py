@@ -11,6 +11,7 @@ import io
 import re
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
 
@@ -19,9 +20,9 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import ColumnElement
 
-from admin.models import Answer
+from admin.models import AnswerKind, ReviewStatus
 from admin.responses.labels import kind_label, status_label
-from admin.responses.queries import batches, local_zone
+from admin.responses.queries import ExportRow, batches, local_zone
 
 Conditions = Sequence[ColumnElement[bool]]
 
@@ -54,50 +55,54 @@ def _safe(text: str) -> str:
     return "'" + text if _FORMULA_START.match(text) else text
 
 
-def row(answer: Answer, link: str, zone_time: datetime) -> list[Any]:
+def row(answer: ExportRow, link: str, zone_time: datetime, labels: Labels) -> list[Any]:
     """One answer as export cells (text is made safe for spreadsheets; the time stays a datetime)."""
-    session = answer.session
-    version = session.questionnaire_version
-    option = next((o for o in answer.question.options if o.value == answer.value), None)
     notes = "\n".join(
-        f"{note.author.email if note.author else '?'} "
-        f"({note.created_at.astimezone(zone_time.tzinfo):%Y-%m-%d %H:%M}): {note.body}"
+        f"{note.author or '?'} ({note.created_at.astimezone(zone_time.tzinfo):%Y-%m-%d %H:%M}): {note.body}"
         for note in answer.notes
     )
-    texts = [
-        answer.uuid,
-        answer.branch.name,
-        session.kiosk.name if session.kiosk else "",
-        version.questionnaire.name,
-    ]
+    texts = [answer.uuid, answer.branch, answer.kiosk or "", answer.questionnaire]
     cells: list[Any] = [_safe(t) for t in texts]
     cells.insert(1, zone_time)
-    cells.append(version.number)
+    cells.append(answer.version)
     cells.extend(
         _safe(t)
         for t in (
-            answer.question.name,
-            kind_label(answer.kind),
+            answer.question,
+            labels.kinds[answer.kind],
             answer.value or "",
-            option.label if option else "",
-            session.language,
-            ", ".join(tag.name for tag in answer.tags),
+            answer.label or "",
+            answer.language,
+            ", ".join(answer.tags),
             notes,
-            status_label(answer.review_status),
+            labels.statuses[answer.status],
             link,
         )
     )
     return cells
 
 
-def _rows(conditions: Conditions, link: Callable[[Answer], str]) -> Iterator[list[Any]]:
+@dataclass(frozen=True)
+class Labels:
+    """Kind and status names in the user's language, looked up once per export, not per row."""
+
+    kinds: dict[AnswerKind, str]
+    statuses: dict[ReviewStatus, str]
+
+    @classmethod
+    def now(cls) -> Labels:
+        return cls({k: kind_label(k) for k in AnswerKind}, {s: status_label(s) for s in ReviewStatus})
+
+
+def _rows(conditions: Conditions, link: Callable[[ExportRow], str]) -> Iterator[list[Any]]:
     zone = local_zone()
+    labels = Labels.now()
     for batch in batches(conditions):
         for answer in batch:
-            yield row(answer, link(answer), answer.answered_at.astimezone(zone))
+            yield row(answer, link(answer), answer.answered_at.astimezone(zone), labels)
 
 
-def csv_lines(conditions: Conditions, link: Callable[[Answer], str]) -> Iterator[str]:
+def csv_lines(conditions: Conditions, link: Callable[[ExportRow], str]) -> Iterator[str]:
     """The export as CSV text, a line at a time; starts with a byte order mark for spreadsheet programs.
 
     ``conditions`` come from ``AnswerFilter.conditions`` before streaming starts, while the user
@@ -119,7 +124,7 @@ def csv_lines(conditions: Conditions, link: Callable[[Answer], str]) -> Iterator
         yield flush()
 
 
-def xlsx_file(conditions: Conditions, link: Callable[[Answer], str]) -> IO[bytes]:
+def xlsx_file(conditions: Conditions, link: Callable[[ExportRow], str]) -> IO[bytes]:
     """The export as an XLSX workbook in an anonymous temporary file, rewound for reading."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(_("Answers"))

@@ -10,6 +10,7 @@ the next page starts right after it through the index, so page 500 costs what pa
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
@@ -17,20 +18,25 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Select, exists, literal, select, tuple_
-from sqlalchemy.orm import selectinload
+from sqlalchemy import ColumnElement, Select, and_, exists, literal, select, tuple_
+from sqlalchemy.orm import aliased, selectinload
 
 from admin.auth import branch_filter
 from admin.extensions import db
 from admin.models import (
     Answer,
     AnswerKind,
+    AnswerOption,
     AnswerTag,
+    Branch,
+    Kiosk,
     Note,
     Question,
+    Questionnaire,
     QuestionnaireVersion,
     ReviewStatus,
     Session,
+    Tag,
     User,
 )
 from admin.models.base import UTCDateTime
@@ -289,36 +295,96 @@ def neighbours(user: User, answer_filter: AnswerFilter, answer: Answer) -> tuple
     return newer, older
 
 
-def batches(conditions: Sequence[ColumnElement[bool]], size: int = 500) -> Iterator[list[Answer]]:
-    """Every answer under ``conditions`` (see ``AnswerFilter.conditions``), newest first, a batch at
-    a time (keyset, so memory stays flat however many there are). Each batch comes with its
-    session, kiosk, questionnaire and notes."""
+@dataclass(frozen=True)
+class ExportNote:
+    author: str | None  # the email, None once the account is gone
+    created_at: datetime
+    body: str
+
+
+@dataclass
+class ExportRow:
+    """One answer as an export shows it, read as plain rows (building ORM objects and loading
+    their relations took most of an export's time)."""
+
+    uuid: str
+    answered_at: datetime
+    branch: str
+    kiosk: str | None
+    questionnaire: str
+    version: int
+    question: str
+    kind: AnswerKind
+    value: str | None
+    label: str | None  # of the option with this value, if the question has one
+    language: str
+    status: ReviewStatus
+    tags: list[str] = dataclasses.field(default_factory=list)  # by name
+    notes: list[ExportNote] = dataclasses.field(default_factory=list)  # oldest first
+
+
+def _export_rows() -> Select[Any]:
+    # Sessions under another name: the inbox's questionnaire filter has a correlated EXISTS on
+    # ``sessions`` of its own.
+    session = aliased(Session)
+    return (
+        select(
+            Answer.uuid,
+            Answer.answered_at,
+            Branch.name,
+            Kiosk.name,
+            Questionnaire.name,
+            QuestionnaireVersion.number,
+            Question.name,
+            Answer.kind,
+            Answer.value,
+            AnswerOption.label,
+            session.language,
+            Answer.review_status,
+        )
+        .join(Branch, Branch.id == Answer.branch_id)
+        .join(session, session.uuid == Answer.session_uuid)
+        .outerjoin(Kiosk, Kiosk.id == session.kiosk_id)
+        .join(QuestionnaireVersion, QuestionnaireVersion.id == session.questionnaire_version_id)
+        .join(Questionnaire, Questionnaire.id == QuestionnaireVersion.questionnaire_id)
+        .join(Question, Question.id == Answer.question_id)
+        .outerjoin(
+            AnswerOption,
+            and_(AnswerOption.question_id == Answer.question_id, AnswerOption.value == Answer.value),
+        )
+    )
+
+
+def batches(conditions: Sequence[ColumnElement[bool]], size: int = 500) -> Iterator[list[ExportRow]]:
+    """Every answer under ``conditions`` (see ``AnswerFilter.conditions``) as export rows, newest
+    first, a batch at a time (keyset, so memory stays flat however many there are): one query for
+    the batch's rows, one for their tags and one for their notes."""
     cursor: Cursor | None = None
     while True:
-        query = select(Answer.uuid).where(*conditions)
+        query = _export_rows().where(*conditions)
         if cursor is not None:
             query = query.where(_older_than(cursor))
-        uuids = db.session.scalars(query.order_by(*NEWEST_FIRST).limit(size)).all()
-        if not uuids:
+        rows = [ExportRow(*row) for row in db.session.execute(query.order_by(*NEWEST_FIRST).limit(size))]
+        if not rows:
             return
-        batch = load_answers(uuids)
-        _load_export_details(batch)
-        yield batch
-        cursor = Cursor.of(batch[-1]) if batch else None
-        if cursor is None or len(uuids) < size:
-            return
-
-
-def _load_export_details(answers: list[Answer]) -> None:
-    uuids = [answer.uuid for answer in answers]
-    db.session.scalars(
-        select(Answer)
-        .where(Answer.uuid.in_(uuids))
-        .options(
-            selectinload(Answer.session).selectinload(Session.kiosk),
-            selectinload(Answer.session)
-            .selectinload(Session.questionnaire_version)
-            .selectinload(QuestionnaireVersion.questionnaire),
-            selectinload(Answer.notes).selectinload(Note.author),
+        by_uuid = {row.uuid: row for row in rows}
+        tags = (
+            select(AnswerTag.answer_uuid, Tag.name)
+            .join(Tag, Tag.id == AnswerTag.tag_id)
+            .where(AnswerTag.answer_uuid.in_(list(by_uuid)))
+            .order_by(Tag.name)
         )
-    ).all()
+        for uuid, name in db.session.execute(tags):
+            by_uuid[uuid].tags.append(name)
+        notes = (
+            select(Note.answer_uuid, User.email, Note.created_at, Note.body)
+            .outerjoin(User, User.id == Note.author_id)
+            .where(Note.answer_uuid.in_(list(by_uuid)))
+            .order_by(Note.created_at, Note.id)
+        )
+        for uuid, email, created_at, body in db.session.execute(notes):
+            by_uuid[uuid].notes.append(ExportNote(email, created_at, body))
+        yield rows
+        if len(rows) < size:
+            return
+        cursor = Cursor(rows[-1].answered_at, rows[-1].uuid)

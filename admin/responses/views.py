@@ -55,7 +55,7 @@ from admin.responses.forms import (
     TagForm,
 )
 from admin.responses.labels import STATUS_LABELS
-from admin.responses.queries import AnswerFilter, Cursor
+from admin.responses.queries import AnswerFilter, Cursor, ExportRow
 from admin.storage import media_store
 
 bp = Blueprint("responses", __name__, url_prefix="/responses")
@@ -199,7 +199,7 @@ def bulk() -> ResponseReturnValue:
 # --- exports -----------------------------------------------------------------------------------
 
 
-def _link(answer: Answer) -> str:
+def _link(answer: Answer | ExportRow) -> str:
     return url_for("responses.detail", answer_uuid=answer.uuid, _external=True)
 
 
