@@ -1,13 +1,19 @@
 """Staff review and dashboards on PostgreSQL with 1,000,000 answers over 40 branches and two years.
 
+One branch is heavy, as a real central library: it has 15 % of all answers; the other 39 share the
+rest (about 2.2 % each). Rows go in in time order, as kiosks send them.
+
 Fills a throwaway PostgreSQL cluster with generated sessions and answers (INSERT ... SELECT over
 generate_series, so filling takes minutes), then prints p50/p95 of what staff do, each through the
 real Flask app (a test client signed in, two-step code included) beside the bare SQL it rests on:
 
 - the inbox: the newest page, a deep page (keyset cursor 10,000 answers down), filtered pages
   (branch + new + recordings; a tag that only old answers carry);
-- the branch dashboard (the default three months per week, and a year per month) and, for
-  information, the dashboard across all 40 branches;
+- the branch dashboard (the default three months per week, and a year per month) of an average
+  branch and of the heavy one and, for information, the dashboard across all 40 branches;
+- whether PostgreSQL's JIT compiles the across-branches queries and the heavy branch's (EXPLAIN
+  (ANALYZE) shows "JIT:"), what each query costs with and without it, and the pages with the
+  server's ``jit`` on and off, in the same run;
 - the answers export of one branch (CSV), in rows per second.
 
 The bare SQL of an inbox page is its keyset query on the same filter (51 keys); of a dashboard, its
@@ -35,7 +41,7 @@ sys.path.insert(0, str(ROOT))  # tests.support, when run as a script
 
 from flask import Flask  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import event, text  # noqa: E402
 
 from admin import create_app  # noqa: E402
 from admin.accounts.operations import create_user  # noqa: E402
@@ -50,6 +56,7 @@ from tests.support.postgres import throwaway_cluster  # noqa: E402
 ANSWERS = int(os.environ.get("VERTELPAAL_BENCH_ANSWERS", "1000000"))
 ROUNDS = int(os.environ.get("VERTELPAAL_BENCH_ROUNDS", "40"))
 BRANCHES = 40
+HEAVY_PERCENT = 15  # of all sessions, in the first branch (the central library)
 ANSWERS_PER_SESSION = 4
 DAYS = 730
 ADMIN = "coordinator@bench.example"
@@ -75,7 +82,8 @@ def timed(action: Callable[[], object], rounds: int = ROUNDS) -> tuple[float, fl
 def make_world(app: Flask) -> dict[str, Any]:
     """Branches, kiosks, the questions and a questionnaire, tags, two accounts (through the ORM)."""
     with app.app_context():
-        branches = [Branch(name=f"Vestiging {n:02d}") for n in range(1, BRANCHES + 1)]
+        branches = [Branch(name="Centrale bibliotheek")]
+        branches += [Branch(name=f"Vestiging {n:02d}") for n in range(2, BRANCHES + 1)]
         db.session.add_all(branches)
         db.session.flush()
         db.session.add_all(Kiosk(name=f"Vertelpaal {b.name}", branch=b) for b in branches)
@@ -125,7 +133,7 @@ def make_world(app: Flask) -> dict[str, Any]:
         tags = [Tag(name=name) for name in ("klacht", "compliment", "computers", "wifi", "jeugd", "oud")]
         db.session.add_all(tags)
         create_user(ADMIN, PASSWORD, Role.ADMIN, []).totp_secret = TOTP_SECRET
-        create_user(STAFF, PASSWORD, Role.STAFF, [branches[0]])
+        create_user(STAFF, PASSWORD, Role.STAFF, branches[:2])  # the heavy branch and an average one
         db.session.commit()
         return {
             "branches": [b.id for b in branches],
@@ -136,8 +144,9 @@ def make_world(app: Flask) -> dict[str, Any]:
 
 
 def fill(app: Flask, world: dict[str, Any], now: datetime) -> None:
-    """Sessions spread evenly over two years and 40 branches, four answers each, 5 % tagged; the
-    tag "oud" only on answers older than 18 months (the tag filter's worst case)."""
+    """Sessions spread evenly over two years, 15 % in the heavy branch and the rest evenly over the
+    other 39, four answers each, in time order; 5 % tagged; the tag "oud" only on answers older than
+    18 months (the tag filter's worst case)."""
     sessions = ANSWERS // ANSWERS_PER_SESSION
     scale, choice, helpful, open_question = world["questions"]
     tags = world["tags"]
@@ -151,16 +160,19 @@ def fill(app: Flask, world: dict[str, Any], now: datetime) -> None:
                                       started_at, finished_at, received_at)
                 SELECT md5('s' || i)::uuid::text, k.id, k.branch_id, :version, 'nl', random() < 0.6,
                        t, t + interval '3 minutes', t + interval '5 minutes'
-                FROM (SELECT i, (:branches)[1 + (i % :n)] AS branch_id,
+                FROM (SELECT i, (:branches)[CASE WHEN i % 100 < :heavy THEN 1 ELSE 2 + (i * 7919) % (:n - 1)
+                                            END] AS branch_id,
                              :now - random() * interval '730 days' AS t
                       FROM generate_series(1, :sessions) AS i) AS s
                 JOIN kiosks k ON k.branch_id = s.branch_id
+                ORDER BY s.t
                 """
             ),
             {
                 "version": world["version"],
                 "branches": world["branches"],
                 "n": BRANCHES,
+                "heavy": HEAVY_PERCENT,
                 "now": now,
                 "sessions": sessions,
             },
@@ -170,7 +182,9 @@ def fill(app: Flask, world: dict[str, Any], now: datetime) -> None:
                 """
                 INSERT INTO answers (uuid, session_uuid, question_id, kind, value, branch_id, answered_at,
                                      review_status)
-                SELECT md5(s.uuid || q.k)::uuid::text, s.uuid, q.question_id, q.kind::answer_kind,
+                SELECT md5(s.uuid || q.k)::uuid::text, s.uuid, q.question_id,
+                       -- half the open answers are voice rather than video
+                       (CASE WHEN q.k = 4 AND random() < 0.5 THEN 'voice' ELSE q.kind END)::answer_kind,
                        CASE q.k WHEN 1 THEN (1 + floor(random() * 5))::int::text
                                 WHEN 2 THEN (ARRAY['borrow','computer','activity','study'])
                                             [1 + floor(random() * 4)::int]
@@ -181,12 +195,11 @@ def fill(app: Flask, world: dict[str, Any], now: datetime) -> None:
                 FROM sessions s
                 CROSS JOIN (VALUES (1, :scale, 'scale'), (2, :choice, 'choice'), (3, :helpful, 'scale'),
                                    (4, :open, 'video')) AS q(k, question_id, kind)
+                ORDER BY s.started_at, q.k
                 """
             ),
             {"now": now, "scale": scale, "choice": choice, "helpful": helpful, "open": open_question},
         )
-        # Half the open answers are voice rather than video.
-        run(text("UPDATE answers SET kind = 'voice' WHERE kind = 'video' AND random() < 0.5"))
         run(
             text(
                 """
@@ -269,7 +282,7 @@ def measure(app: Flask, world: dict[str, Any], now: datetime) -> None:
     admin = app.test_client()
     staff = app.test_client()
     assert login(admin, ADMIN) == 302 and login(staff, STAFF) == 302
-    branch = world["branches"][0]
+    heavy, branch = world["branches"][:2]  # the central library, and an average branch
     old_tag = world["tags"]["oud"]
     with app.app_context():
         deep = db.session.execute(
@@ -322,42 +335,115 @@ def measure(app: Flask, world: dict[str, Any], now: datetime) -> None:
     )
     local = now.date()
     quarter = (local.replace(day=1) - timedelta(days=62)).replace(day=1)
+    year = local - timedelta(days=364)
     week_sql = (
         "SELECT date_trunc('week', answered_at AT TIME ZONE 'Europe/Amsterdam') w, count(*) FROM answers "
         "WHERE branch_id = :branch AND answered_at >= :start GROUP BY w"
     )
+    month_sql = week_sql.replace("'week'", "'month'")
+    quarter_start = datetime.combine(quarter, datetime.min.time(), UTC)
+    year_start = datetime.combine(year, datetime.min.time(), UTC)
+    a_year = f"from={year.isoformat()}&to={local.isoformat()}&per=month"
+    for name, target in (("average branch", branch), (f"heavy branch ({HEAVY_PERCENT} %)", heavy)):
+        row(
+            f"{name}, 3 months per week",
+            staff,
+            f"/dashboard?branch={target}",
+            week_sql,
+            DASHBOARD_BUDGET_MS,
+            branch=target,
+            start=quarter_start,
+        )
+        row(
+            f"{name}, a year per month",
+            staff,
+            f"/dashboard?branch={target}&{a_year}",
+            month_sql,
+            DASHBOARD_BUDGET_MS,
+            branch=target,
+            start=year_start,
+        )
+    across = week_sql.replace("branch_id = :branch AND ", "")
+    row("across 40 branches, 3 months per week", admin, "/dashboard", across, None, start=quarter_start)
     row(
-        "branch dashboard, 3 months per week",
-        staff,
-        f"/dashboard?branch={branch}",
-        week_sql,
-        DASHBOARD_BUDGET_MS,
-        branch=branch,
-        start=datetime.combine(quarter, datetime.min.time(), UTC),
-    )
-    year = local - timedelta(days=364)
-    row(
-        "branch dashboard, a year per month",
-        staff,
-        f"/dashboard?branch={branch}&from={year.isoformat()}&to={local.isoformat()}&per=month",
-        week_sql.replace("'week'", "'month'"),
-        DASHBOARD_BUDGET_MS,
-        branch=branch,
-        start=datetime.combine(year, datetime.min.time(), UTC),
-    )
-    row(
-        "dashboard across 40 branches, 3 months",
+        "across 40 branches, a year per month",
         admin,
-        "/dashboard",
-        week_sql.replace("branch_id = :branch AND ", ""),
+        f"/dashboard?{a_year}",
+        month_sql.replace("branch_id = :branch AND ", ""),
         None,
-        start=datetime.combine(quarter, datetime.min.time(), UTC),
+        start=year_start,
     )
     print(f"{'what':40} {'p50 ms':>8} {'p95 ms':>8} {'bare SQL p50':>13} {'p95':>7} {'budget p95':>11}")
     for name, p50, p95, sql_p50, sql_p95, budget in rows:
         verdict = "" if budget is None else f"{budget:>5} {'ok' if p95 <= budget else 'OVER'}"
         print(f"{name:40} {p50:8.1f} {p95:8.1f} {sql_p50:13.1f} {sql_p95:7.1f} {verdict:>11}")
+    jit_report(app, admin, ["/dashboard", f"/dashboard?{a_year}"])
+    jit_report(app, staff, [f"/dashboard?branch={heavy}&{a_year}"])
     export_rates(app, staff, branch)
+
+
+def jit_report(app: Flask, client: Any, paths: list[str]) -> None:
+    """Whether PostgreSQL's JIT compiles the dashboards' queries, and what it costs: each SQL
+    statement of those pages under EXPLAIN (ANALYZE) with JIT as configured (on, the default) and
+    with ``jit = off``; then the pages with the server's ``jit`` on and off."""
+    statements: list[tuple[str, Any]] = []
+
+    def catch(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append((statement, parameters))
+
+    with app.app_context():
+        engine = db.engine
+    for path in paths:
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", catch)
+        try:
+            page(client, path)()
+        finally:
+            event.remove(engine, "before_cursor_execute", catch)
+        print(
+            f"JIT, {path}: {len(statements)} queries; EXPLAIN (ANALYZE) execution ms with JIT as "
+            "configured / with jit = off (queries under 20 ms without JIT left out)"
+        )
+        for statement, parameters in statements:
+            on = explain(app, statement, parameters, "on")
+            off = explain(app, statement, parameters, "off")
+            if on[1] is None and on[0] < 20:
+                continue  # too cheap for JIT and for a line
+            jit = "no JIT" if on[1] is None else f"JIT {on[1]:.0f} ms of it"
+            print(f"  {' '.join(statement.split())[:70]:70} {on[0]:7.1f} ({jit}) / {off[0]:7.1f}")
+        # That JIT works here at all: the first query again with every plan compiled.
+        forced = explain(app, *statements[0], "on", "SET jit_above_cost = 0")
+        print(f"  (forced with jit_above_cost = 0, the first query: JIT {forced[1]} ms)")
+    for setting in ("off", "on"):  # ends as it began
+        with app.app_context():
+            with db.engine.connect() as connection:
+                connection.execution_options(isolation_level="AUTOCOMMIT").execute(
+                    text(f"ALTER DATABASE {connection.engine.url.database} SET jit = {setting}")
+                )
+            db.engine.dispose()  # new connections take the setting
+        for path in paths:
+            p50, p95 = timed(page(client, path), max(5, ROUNDS // 4))
+            print(f"  page {path[:60]:60} jit = {setting:3} p50 {p50:7.1f} ms, p95 {p95:7.1f} ms")
+
+
+def explain(
+    app: Flask, statement: str, parameters: Any, jit: str, extra: str = "SELECT 1"
+) -> tuple[float, float | None]:
+    """Execution time and JIT time (None: not compiled) of ``statement``, in milliseconds."""
+    with app.app_context():
+        connection = db.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(f"SET jit = {jit}")
+            cursor.execute(extra)
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters)
+            plan = cursor.fetchone()[0][0]
+            connection.rollback()
+        finally:
+            connection.close()
+    jit_ms = plan["JIT"]["Timing"]["Total"] if "JIT" in plan else None
+    return plan["Execution Time"], jit_ms
 
 
 def export_rates(app: Flask, client: Any, branch: int) -> None:
