@@ -1,4 +1,6 @@
-"""The dashboard's figures: one query per figure, over the answers a user may see.
+"""The dashboard's figures: one query per figure, over the answers a user may see; the answers over
+time, the distributions and the period's totals add up from one count of the period's answers
+(``answer_counts``), so a heavy branch's year is read once, not three times.
 
 Every figure is read for a *scope* (one branch, or every branch the user may see) and a *period*
 of whole days in the organisation's time zone, so the numbers match what the inbox lists under the
@@ -119,27 +121,59 @@ def next_month(day: date) -> date:
     return date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
+def _bucket_number(period: Period, per: Per, zone: ZoneInfo, moment: Any) -> ColumnElement[int]:
+    """The number of the bucket ``moment`` falls in (0 for the first), for rows within the period.
+
+    A CASE over the buckets' UTC starts, so one range scan numbers every row; a join against a
+    table of bounds made PostgreSQL start parallel workers that cost more than the counting."""
+    edges = [local_midnight(first, zone) for first in bucket_starts(period, per)[1:]]
+    if not edges:
+        return literal(0)
+    return case(*((moment < edge, n) for n, edge in enumerate(edges)), else_=len(edges))
+
+
 def _count_per_bucket(
     scope: Scope, period: Period, per: Per, zone: ZoneInfo, branch: Any, moment: Any
 ) -> dict[int, int]:
-    """Rows (of the table ``branch`` and ``moment`` belong to) per bucket, by their ``moment``.
-
-    One range scan over the period numbers each row by the bucket it falls in (a CASE over the
-    buckets' UTC starts); a join against a table of bounds made PostgreSQL start parallel workers
-    that cost more than the counting."""
+    """Rows (of the table ``branch`` and ``moment`` belong to) per bucket, by their ``moment``."""
     start, end = period.bounds(zone)
-    edges = [local_midnight(first, zone) for first in bucket_starts(period, per)[1:]]
-    number = (
-        case(*((moment < edge, n) for n, edge in enumerate(edges)), else_=len(edges)) if edges else literal(0)
-    )
+    number = _bucket_number(period, per, zone, moment)
     numbered = select(number.label("n")).where(*scope.on(branch), moment >= start, moment < end).subquery()
     rows = db.session.execute(select(numbered.c.n, func.count()).group_by(numbered.c.n)).all()
     return {n: count for n, count in rows}
 
 
-def activity(scope: Scope, period: Period, per: Per, zone: ZoneInfo) -> list[Bucket]:
-    """Sessions (by their start) and answers per week or month of the period."""
-    answers = _count_per_bucket(scope, period, per, zone, Answer.branch_id, Answer.answered_at)
+@dataclass(frozen=True)
+class AnswerCount:
+    bucket: int  # the number of its week or month in ``bucket_starts``
+    question_id: int
+    kind: AnswerKind
+    value: str | None
+    count: int
+
+
+def answer_counts(scope: Scope, period: Period, per: Per, zone: ZoneInfo) -> list[AnswerCount]:
+    """The period's answers counted by bucket, question, kind and value: the answers over time, the
+    distributions and the totals all add up from these rows, so the period's answers are read once
+    (three reads of a heavy branch's year were most of its dashboard's time)."""
+    number = _bucket_number(period, per, zone, Answer.answered_at)
+    numbered = (
+        select(number.label("n"), Answer.question_id, Answer.kind, Answer.value)
+        .where(*_answers_in(scope, period, zone))
+        .subquery()
+    )
+    columns = (numbered.c.n, numbered.c.question_id, numbered.c.kind, numbered.c.value)
+    rows = db.session.execute(select(*columns, func.count()).group_by(*columns)).all()
+    return [AnswerCount(*row) for row in rows]
+
+
+def activity(
+    scope: Scope, period: Period, per: Per, zone: ZoneInfo, counts: Sequence[AnswerCount]
+) -> list[Bucket]:
+    """Sessions (by their start) and answers (from ``answer_counts``) per week or month of the period."""
+    answers: dict[int, int] = defaultdict(int)
+    for row in counts:
+        answers[row.bucket] += row.count
     sessions = _count_per_bucket(scope, period, per, zone, Session.branch_id, Session.started_at)
     return [
         Bucket(first, sessions.get(n, 0), answers.get(n, 0))
@@ -185,16 +219,13 @@ class Distribution:
         return sum(option.count for option in self.options if option.positive)
 
 
-def distributions(scope: Scope, period: Period, zone: ZoneInfo) -> list[Distribution]:
-    """For every scale and choice question answered in the period: how often each option was chosen."""
-    counts = db.session.execute(
-        select(Answer.question_id, Answer.value, func.count())
-        .where(*_answers_in(scope, period, zone), Answer.kind.in_(TAP_KINDS))
-        .group_by(Answer.question_id, Answer.value)
-    ).all()
-    by_question: dict[int, dict[str | None, int]] = defaultdict(dict)
-    for question_id, value, count in counts:
-        by_question[question_id][value] = count
+def distributions(counts: Sequence[AnswerCount]) -> list[Distribution]:
+    """For every scale and choice question answered in the period (``answer_counts``): how often
+    each option was chosen."""
+    by_question: dict[int, dict[str | None, int]] = defaultdict(lambda: defaultdict(int))
+    for row in counts:
+        if row.kind in TAP_KINDS:
+            by_question[row.question_id][row.value] += row.count
     questions = db.session.scalars(
         select(Question)
         .where(Question.id.in_(list(by_question)))
@@ -275,6 +306,19 @@ def _answer_sums(pairs: Sequence[tuple[int, str]]) -> tuple[Any, ...]:
     )
 
 
+def counted_totals(counts: Sequence[AnswerCount], sessions: int) -> Totals:
+    """The totals of the answers in ``answer_counts`` (and ``sessions``, counted elsewhere)."""
+    positive = set(_positive_pairs())
+    scale = [row for row in counts if row.kind is AnswerKind.SCALE]
+    return Totals(
+        sessions,
+        sum(row.count for row in counts),
+        sum(row.count for row in counts if row.kind in RECORDING_KINDS),
+        sum(row.count for row in scale),
+        sum(row.count for row in scale if (row.question_id, row.value) in positive),
+    )
+
+
 def period_totals(scope: Scope, period: Period, zone: ZoneInfo) -> Totals:
     """Sessions, answers, recordings and positive scale answers of the period."""
     answers, recordings, scale, positive = db.session.execute(
@@ -314,10 +358,6 @@ def branch_comparison(scope: Scope, period: Period, zone: ZoneInfo) -> list[Bran
         )
         for branch_id, name in branches
     ]
-
-
-def sum_totals(rows: Sequence[BranchTotals]) -> Totals:
-    return Totals(*(sum(getattr(row.totals, name) for row in rows) for name in Totals.__dataclass_fields__))
 
 
 # --- retention -------------------------------------------------------------------------------

@@ -126,14 +126,15 @@ def build(user: User, args: DashboardArgs, branch_name: str | None, zone: ZoneIn
     period = args.period
     # Branches side by side: only across branches, and only when there are several to compare.
     comparison = queries.branch_comparison(scope, period, zone) if args.branch is None else []
+    counts = queries.answer_counts(scope, period, args.per, zone)
+    activity = queries.activity(scope, period, args.per, zone, counts)
     return Dashboard(
         args=args,
         branch_name=branch_name,
-        activity=queries.activity(scope, period, args.per, zone),
-        distributions=queries.distributions(scope, period, zone),
+        activity=activity,
+        distributions=queries.distributions(counts),
         tags=queries.tag_frequencies(scope, period, zone),
-        # Across branches the side-by-side rows add up to the totals: no second pass over the answers.
-        totals=queries.sum_totals(comparison) if comparison else queries.period_totals(scope, period, zone),
+        totals=queries.counted_totals(counts, sum(bucket.sessions for bucket in activity)),
         previous_totals=queries.period_totals(scope, period.previous(), zone),
         recordings_removed=queries.recordings_removed(scope, period, zone),
         branches=comparison if len(comparison) > 1 else [],
