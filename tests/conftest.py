@@ -245,3 +245,11 @@ def make_user(app: Flask) -> Callable[..., User]:
             return user
 
     return make
+
+
+@pytest.fixture
+def world(app: Flask, make_branch: Callable, make_user: Callable, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The hand-made library of tests/admin/review_world.py: two branches, answers to review."""
+    from tests.admin.review_world import build
+
+    return build(app, make_branch, make_user, tmp_path)

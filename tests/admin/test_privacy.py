@@ -4,7 +4,6 @@ step's settings, consent rules at ingest, and an audit log nobody can rewrite.""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,12 +33,7 @@ from admin.models import (
 )
 from admin.storage import media_store
 from tests.admin.helpers import csrf_token, login
-from tests.admin.review_world import ADMIN, STAFF_BORGER, STAFF_RODEN, VIEWER_RODEN, World, build
-
-
-@pytest.fixture
-def world(app: Flask, make_branch: Callable, make_user: Callable, tmp_path: Path) -> World:
-    return build(app, make_branch, make_user, tmp_path)
+from tests.admin.review_world import ADMIN, STAFF_BORGER, STAFF_RODEN, VIEWER_RODEN, World
 
 
 def count(model: type) -> int:

@@ -5,13 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import openpyxl
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -28,16 +25,10 @@ from tests.admin.review_world import (
     VIEWER_RODEN,
     World,
     add_many,
-    build,
 )
 
 UUID_LINK = re.compile(r'href="/responses/([0-9a-f-]{36})(?:\?[^"]*)?"')
 HX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def world(app: Flask, make_branch: Callable, make_user: Callable, tmp_path: Path) -> World:
-    return build(app, make_branch, make_user, tmp_path)
 
 
 def table_uuids(html: str) -> list[str]:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
-from pathlib import Path
 
 import openpyxl
 import pytest
@@ -19,12 +17,7 @@ from sqlalchemy import select
 from admin.extensions import db
 from admin.models import Answer, Media, Note, ReviewStatus
 from tests.admin.helpers import csrf_token, login
-from tests.admin.review_world import STAFF_BORGER, STAFF_RODEN, VIEWER_RODEN, World, build
-
-
-@pytest.fixture
-def world(app: Flask, make_branch: Callable, make_user: Callable, tmp_path: Path) -> World:
-    return build(app, make_branch, make_user, tmp_path)
+from tests.admin.review_world import STAFF_BORGER, STAFF_RODEN, VIEWER_RODEN, World
 
 
 def _read(client: FlaskClient, path: str, **kwargs: object):  # type: ignore[no-untyped-def]

@@ -14,15 +14,10 @@ from playwright.sync_api import Page, expect
 from admin.extensions import db
 from admin.models import Answer, PrivacySettings, Session
 from admin.storage import media_store
-from tests.admin.review_world import ADMIN, STAFF_RODEN, World, build
+from tests.admin.review_world import ADMIN, STAFF_RODEN, World
 from tests.browser.test_admin_pages import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("database", ["sqlite"], indirect=True)]
-
-
-@pytest.fixture
-def world(app: Flask, make_branch: Callable, make_user: Callable, tmp_path: Path) -> World:
-    return build(app, make_branch, make_user, tmp_path)
 
 
 def test_a_visitor_at_the_desk_has_their_session_erased(

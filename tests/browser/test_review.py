@@ -16,15 +16,10 @@ from sqlalchemy import select
 
 from admin.extensions import db
 from admin.models import Answer, AuditEvent, ReviewStatus
-from tests.admin.review_world import ADMIN, STAFF_RODEN, World, build
+from tests.admin.review_world import ADMIN, STAFF_RODEN, World
 from tests.browser.test_admin_pages import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("database", ["sqlite"], indirect=True)]
-
-
-@pytest.fixture
-def world(app: Flask, make_branch: Callable, make_user: Callable, tmp_path: Path) -> World:
-    return build(app, make_branch, make_user, tmp_path)
 
 
 def test_staff_review_new_video_answers_of_their_branch_by_keyboard(
