@@ -11,12 +11,12 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import exists, select
+from sqlalchemy import exists, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from admin.extensions import db
-from admin.kiosks.operations import branch_at
+from admin.kiosks.operations import branch_at_clause
 from admin.models import (
     Answer,
     AnswerKind,
@@ -83,7 +83,8 @@ def _version_cache() -> _VersionCache:
 
 def store_session(kiosk: Kiosk, session_uuid: str, body: dict[str, Any]) -> Outcome:
     digest = body_hash(body)
-    prior = _prior(session_uuid)
+    started_at = _time_or_none(body, "started_at")
+    prior = _prior(session_uuid, kiosk, started_at)
     if prior.erased:
         # Erased on the visitor's request after it arrived: the kiosk may forget it too.
         return Outcome(200)
@@ -100,27 +101,29 @@ def store_session(kiosk: Kiosk, session_uuid: str, body: dict[str, Any]) -> Outc
     parent_consent = body.get("parent_consent")
     if parent_consent is not None and not isinstance(parent_consent, bool):
         raise Invalid("parent_consent must be true, false or absent")
-    started_at = _time(body, "started_at")
+    if started_at is None or prior.branch_id is None:
+        raise Invalid("started_at must be an ISO 8601 time with a zone")
     finished_at = _time(body, "finished_at") if _optional(body, "finished_at") else None
     language = _text(body, "language", 5)
     raw_answers = body.get("answers")
     if not isinstance(raw_answers, list) or not raw_answers:
         raise Invalid("answers must be a non-empty list")
 
-    branch_id = branch_at(kiosk, started_at)
-    session = Session(
-        uuid=session_uuid,
-        kiosk_id=kiosk.id,
-        branch_id=branch_id,
-        questionnaire_version_id=version_id,
-        language=language,
-        consent=consent,
-        parent_consent=parent_consent,
-        body_sha256=digest,
-        consent_version=_text(body, "consent_version", 40) if _optional(body, "consent_version") else None,
-        started_at=started_at,
-        finished_at=finished_at,
-    )
+    branch_id = prior.branch_id
+    session = {
+        "uuid": session_uuid,
+        "kiosk_id": kiosk.id,
+        "branch_id": branch_id,
+        "questionnaire_version_id": version_id,
+        "language": language,
+        "consent": consent,
+        "parent_consent": parent_consent,
+        "body_sha256": digest,
+        "consent_version": _text(body, "consent_version", 40) if _optional(body, "consent_version") else None,
+        "started_at": started_at,
+        "finished_at": finished_at,
+    }
+    answers: list[dict[str, Any]] = []
     missing: list[str] = []
     seen: set[str] = set()
     for raw in raw_answers:
@@ -154,22 +157,24 @@ def store_session(kiosk: Kiosk, session_uuid: str, body: dict[str, Any]) -> Outc
         else:
             if value not in question.values or media is not None:
                 raise Invalid(f"answer {answer_uuid}: value is not one of the question's options")
-        session.answers.append(
-            Answer(
-                uuid=answer_uuid,
-                question_id=question.id,
-                kind=kind,
-                value=value,
-                media_sha256=media if kind.is_recording else None,
-                branch_id=branch_id,
-                answered_at=_time(raw, "answered_at"),
-            )
+        answers.append(
+            {
+                "uuid": answer_uuid,
+                "session_uuid": session_uuid,
+                "question_id": question.id,
+                "kind": kind,
+                "value": value,
+                "media_sha256": media if kind.is_recording else None,
+                "branch_id": branch_id,
+                "answered_at": _time(raw, "answered_at"),
+            }
         )
     if missing:
         return Outcome(409, "media not uploaded yet", sorted(set(missing)))
-    db.session.add(session)
     try:
-        db.session.flush()
+        # Bulk inserts, not ORM objects: when many kiosks come back at once, this is the hot path.
+        db.session.execute(insert(Session), [session])
+        db.session.execute(insert(Answer), answers)
     except IntegrityError:
         # The same session arrived twice at once and the other request stored it first, or an
         # answer uuid belongs to another session: rare, so looked up only now.
@@ -190,18 +195,22 @@ class _Prior:
     kiosk_id: int | None
     body_sha256: str | None
     erased: bool
+    branch_id: int | None = None  # where the kiosk stood when the session started
 
 
-def _prior(session_uuid: str) -> _Prior:
-    """What is known of this uuid already, in one round trip: a stored session, or an erased one."""
+def _prior(session_uuid: str, kiosk: Kiosk | None = None, started_at: datetime | None = None) -> _Prior:
+    """What is known of this uuid already — a stored session, or an erased one — and the branch
+    the session belongs to, in one round trip."""
+    branch = branch_at_clause(kiosk, started_at) if kiosk and started_at else literal(None)
     row = db.session.execute(
         select(
             select(Session.kiosk_id).where(Session.uuid == session_uuid).scalar_subquery(),
             select(Session.body_sha256).where(Session.uuid == session_uuid).scalar_subquery(),
             exists().where(ErasedSession.uuid == session_uuid),
+            branch,
         )
     ).one()
-    return _Prior(row[0], row[1], bool(row[2]))
+    return _Prior(row[0], row[1], bool(row[2]), row[3])
 
 
 def _compare(kiosk_id: int | None, body_sha256: str | None, kiosk: Kiosk, digest: str) -> Outcome:
@@ -275,6 +284,13 @@ def _text(body: dict[str, Any], key: str, limit: int) -> str:
 def _optional(body: dict[str, Any], key: str) -> dict[str, Any] | None:
     """``body`` when it holds a value for ``key``, else None (for optional fields)."""
     return body if body.get(key) is not None else None
+
+
+def _time_or_none(body: dict[str, Any], key: str) -> datetime | None:
+    try:
+        return _time(body, key)
+    except Invalid:
+        return None
 
 
 def _time(body: dict[str, Any], key: str) -> datetime:

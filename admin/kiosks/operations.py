@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, literal, select
 
 from admin import audit
 from admin.extensions import db
@@ -146,18 +146,20 @@ def revoke(kiosk: Kiosk) -> None:
         audit.record("kiosk.revoke", f"kiosk:{kiosk.id}", name=kiosk.name)
 
 
+def branch_at_clause(kiosk: Kiosk, moment: datetime) -> ColumnElement[int]:
+    """SQL for the branch the kiosk stood in at ``moment``: its placement then, its first
+    placement for anything earlier, and its branch when it was never placed (made before
+    placements were kept)."""
+    placements = select(KioskPlacement.branch_id).where(KioskPlacement.kiosk_id == kiosk.id).limit(1)
+    return func.coalesce(
+        placements.where(KioskPlacement.since <= moment)
+        .order_by(KioskPlacement.since.desc(), KioskPlacement.id.desc())
+        .scalar_subquery(),
+        placements.order_by(KioskPlacement.since, KioskPlacement.id).scalar_subquery(),
+        literal(kiosk.branch_id),
+    )
+
+
 def branch_at(kiosk: Kiosk, moment: datetime) -> int:
     """The branch the kiosk stood in at ``moment`` (its first branch for anything earlier)."""
-    # A kiosk moves a few times in its life: one query for all its placements is cheapest.
-    placements = db.session.execute(
-        select(KioskPlacement.since, KioskPlacement.branch_id)
-        .where(KioskPlacement.kiosk_id == kiosk.id)
-        .order_by(KioskPlacement.since, KioskPlacement.id)
-    ).all()
-    if not placements:
-        return kiosk.branch_id
-    current = placements[0].branch_id
-    for since, branch_id in placements:
-        if since <= moment:
-            current = branch_id
-    return current
+    return int(db.session.scalar(select(branch_at_clause(kiosk, moment))))
