@@ -62,7 +62,7 @@ demo: system-packages venv
 		> $(DEMO_DIR)/admin.log 2>&1 & admin=$$!; \
 	  $(BIN)/python -m kiosk sync --config $(DEMO_DIR)/kiosk.toml > $(DEMO_DIR)/sync.log 2>&1 & sync=$$!; \
 	  trap 'kill $$admin $$sync 2>/dev/null' EXIT INT TERM; \
-	  $(BIN)/python -m admin.demo.pair_kiosk $(DEMO_DIR)/kiosk Roden >> $(DEMO_DIR)/sync.log 2>&1 & \
+	  $(BIN)/python -m admin.demo.pair_kiosk $(DEMO_DIR)/kiosk Roden > $(DEMO_DIR)/pair.log 2>&1 & \
 	  echo; echo "Vertelpaal admin: http://127.0.0.1:$(DEMO_PORT)/  (sign in with an account above; log: $(DEMO_DIR)/admin.log)"; \
 	  echo "Vertelpaal kiosk: http://127.0.0.1:$(KIOSK_PORT)/  (camera: $$(sed -n 's/^source = //p' $(DEMO_DIR)/kiosk.toml);" \
 	       "paired with the admin as 'Demokiosk' in Roden; answers reach the admin within seconds)"; \
