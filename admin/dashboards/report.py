@@ -330,7 +330,6 @@ def tables(dashboard: Dashboard) -> list[Table]:
         footer: list[list[Cell]] = [[_("Total"), d.total, percent(d.total, d.total)]]
         if d.positive is not None:
             footer.append([_("Positive"), d.positive, percent(d.positive, d.total)])
-        # The inbox filters on question and kind, not on an option's value: only the total links.
         question_link = inbox_link(args, question=d.question_id, kind="tap")
         found.append(
             Table(
@@ -342,6 +341,9 @@ def tables(dashboard: Dashboard) -> list[Table]:
                 series=(1,),
                 across=True,
                 row_colours=[POSITIVE_COLOUR if o.positive else OTHER_COLOUR for o in d.options],
+                cell_links=[
+                    [inbox_link(args, question=d.question_id, kind="tap", value=o.value)] for o in d.options
+                ],
                 footer_links=[[question_link]],
             )
         )

@@ -63,6 +63,7 @@ class AnswerFilter:
     branch: int | None = None
     questionnaire: int | None = None
     question: int | None = None
+    value: str | None = None  # a tap answer's value (one option of the question); from dashboards
     kind: str | None = None  # an AnswerKind value, or a KIND_GROUPS key
     date_from: date | None = None  # inclusive, in the organisation's time zone
     date_to: date | None = None  # inclusive
@@ -80,6 +81,8 @@ class AnswerFilter:
             values[name] = _positive_int(args.get(name))
         kind = args.get("kind") or None
         values["kind"] = kind if kind in KIND_VALUES else None
+        value = args.get("value") or None
+        values["value"] = value if value and len(value) <= 40 and value.isprintable() else None
         for name in ("date_from", "date_to"):
             values[name] = _date(args.get(cls.ARGS[name]))
         status = args.get("status") or None
@@ -107,6 +110,8 @@ class AnswerFilter:
             clauses.append(Answer.branch_id == self.branch)
         if self.question is not None:
             clauses.append(Answer.question_id == self.question)
+        if self.value is not None:
+            clauses.append(Answer.value == self.value)
         if self.kind is not None:
             kinds = KIND_GROUPS.get(self.kind) or (AnswerKind(self.kind),)
             clauses.append(Answer.kind.in_(kinds) if len(kinds) > 1 else Answer.kind == kinds[0])

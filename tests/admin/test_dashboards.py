@@ -289,7 +289,8 @@ def test_each_linked_count_is_what_the_inbox_lists(client: FlaskClient, world: W
     for query in (f"{MARCH}&per=week", "from=2026-02-01&to=2026-03-31&per=month", cut):
         page = client.get(f"/dashboard?{query}").get_data(as_text=True)
         links = LINKED_COUNT.findall(page)
-        # Activity buckets, both periods (answers, recordings, scale answers), question totals, tags.
+        # Activity buckets, both periods (answers, recordings, scale answers), questions and their
+        # options, tags.
         assert len(links) >= 12, (query, links)
         assert any(int(count) > 0 for count, _href in links)
         for count, href in links:
@@ -303,6 +304,9 @@ def test_each_linked_count_is_what_the_inbox_lists(client: FlaskClient, world: W
     assert f"/responses?from=2026-03-09&to=2026-03-12&branch={roden}" in hrefs  # the last week, cut
     scale = world.questions["scale"]
     assert f"/responses?from=2026-02-04&to=2026-03-12&branch={roden}&question={scale}&kind=tap" in hrefs
+    # Each option's count: its question and value ("Blij", 3).
+    blij = f"/responses?from=2026-02-04&to=2026-03-12&branch={roden}&question={scale}&kind=tap&value=3"
+    assert blij in hrefs
     assert f"/responses?from=2026-02-04&to=2026-03-12&branch={roden}&tag={world.tags['klacht']}" in hrefs
     # The period before (37 days: 29 December to 3 February), by kind.
     assert f"/responses?from=2025-12-29&to=2026-02-03&branch={roden}&kind=recording" in hrefs
