@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from openpyxl import Workbook
 
 from admin.dashboards.report import Dashboard, Table
-from admin.responses.exports import _safe as spreadsheet_safe
+from admin.responses.exports import spreadsheet_safe
 
 
 def _cells(row: list[object]) -> list[object]:

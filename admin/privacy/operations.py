@@ -6,14 +6,15 @@ import tempfile
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from admin import audit
 from admin.extensions import db
 from admin.mediafiles.operations import Expect, release_recordings, store_path
-from admin.models import Answer, AnswerTag, ErasedSession, Note, PrivacySettings, Session, utcnow
+from admin.models import Answer, ErasedSession, PrivacySettings, Session, utcnow
 from admin.privacy.queries import privacy_settings
 from admin.privacy.speech import speak_to_file
+from admin.responses.operations import delete_answers
 
 
 def save_settings(
@@ -69,9 +70,7 @@ def erase_session(session: Session) -> list[str]:
         answers=len(answer_uuids),
         recordings=len(recordings),
     )
-    db.session.execute(delete(AnswerTag).where(AnswerTag.answer_uuid.in_(answer_uuids)))
-    db.session.execute(delete(Note).where(Note.answer_uuid.in_(answer_uuids)))
-    db.session.execute(delete(Answer).where(Answer.session_uuid == session.uuid))
+    delete_answers(select(Answer.uuid).where(Answer.session_uuid == session.uuid))
     db.session.execute(delete(Session).where(Session.uuid == session.uuid))
     db.session.add(ErasedSession(uuid=session.uuid))
     db.session.flush()

@@ -50,7 +50,8 @@ def headers() -> list[str]:
     ]
 
 
-def _safe(text: str) -> str:
+def spreadsheet_safe(text: str) -> str:
+    """Text as a spreadsheet shows it and never runs it: no illegal characters, no formula."""
     text = ILLEGAL_CHARACTERS_RE.sub("", text)
     return "'" + text if _FORMULA_START.match(text) else text
 
@@ -62,11 +63,11 @@ def row(answer: ExportRow, link: str, zone_time: datetime, labels: Labels) -> li
         for note in answer.notes
     )
     texts = [answer.uuid, answer.branch, answer.kiosk or "", answer.questionnaire]
-    cells: list[Any] = [_safe(t) for t in texts]
+    cells: list[Any] = [spreadsheet_safe(t) for t in texts]
     cells.insert(1, zone_time)
     cells.append(answer.version)
     cells.extend(
-        _safe(t)
+        spreadsheet_safe(t)
         for t in (
             answer.question,
             labels.kinds[answer.kind],

@@ -28,6 +28,16 @@ def _target(answer: Answer) -> str:
     return f"answer:{answer.uuid}"
 
 
+def delete_answers(which: Select[tuple[str]]) -> int:
+    """Delete the answers whose uuids ``which`` selects, with their tags and notes (retention,
+    erasure); how many answers went. Their recordings are the caller's (``release_recordings``)."""
+    quietly = {"synchronize_session": False}  # the callers expire what they hold
+    db.session.execute(delete(AnswerTag).where(AnswerTag.answer_uuid.in_(which)), execution_options=quietly)
+    db.session.execute(delete(Note).where(Note.answer_uuid.in_(which)), execution_options=quietly)
+    deleted = db.session.execute(delete(Answer).where(Answer.uuid.in_(which)), execution_options=quietly)
+    return int(deleted.rowcount)  # type: ignore[attr-defined]
+
+
 # --- one answer --------------------------------------------------------------------------------
 
 

@@ -10,7 +10,8 @@ from admin import audit
 from admin.extensions import db
 from admin.kiosk_api.tus_operations import purge_expired_uploads
 from admin.mediafiles.operations import release_recordings
-from admin.models import Answer, AnswerKind, AnswerTag, Note, PrivacySettings, Session, utcnow
+from admin.models import Answer, AnswerKind, PrivacySettings, Session, utcnow
+from admin.responses.operations import delete_answers
 
 
 @dataclass(frozen=True)
@@ -45,16 +46,16 @@ def purge(rules: Rules, now: datetime | None = None) -> PurgeReport:
     for kind, days in ((AnswerKind.VIDEO, rules.video_days), (AnswerKind.VOICE, rules.voice_days)):
         if days is None:
             continue
-        expired = db.session.execute(
-            select(Answer.uuid, Answer.media_sha256, Answer.branch_id).where(
-                Answer.kind == kind,
-                Answer.media_sha256.is_not(None),
-                Answer.answered_at < now - timedelta(days=days),
-            )
-        ).all()
+        condition = (
+            Answer.kind == kind,
+            Answer.media_sha256.is_not(None),
+            Answer.answered_at < now - timedelta(days=days),
+        )
+        expired = db.session.execute(select(Answer.media_sha256, Answer.branch_id).where(*condition)).all()
         if expired:
             db.session.execute(
-                update(Answer).where(Answer.uuid.in_([row.uuid for row in expired])).values(media_sha256=None)
+                update(Answer).where(*condition).values(media_sha256=None),
+                execution_options={"synchronize_session": False},
             )
         expired_shas.update(row.media_sha256 for row in expired)
         report.recordings_removed += len(expired)
@@ -64,6 +65,7 @@ def purge(rules: Rules, now: datetime | None = None) -> PurgeReport:
     # A file shared with a younger answer (the same bytes twice) stays for that answer.
     report.files_to_remove = release_recordings(expired_shas)
     report.uploads_expired = purge_expired_uploads(now)
+    db.session.expire_all()  # the bulk changes above did not touch loaded rows
     # The log keeps the fact, never the content.
     audit.record(
         "retention.purge",
@@ -81,24 +83,16 @@ def purge(rules: Rules, now: datetime | None = None) -> PurgeReport:
 
 
 def _delete_taps(cutoff: datetime) -> tuple[int, int]:
-    taps = select(Answer.uuid).where(
-        Answer.kind.in_([AnswerKind.SCALE, AnswerKind.CHOICE]), Answer.answered_at < cutoff
-    )
-    uuids = list(db.session.scalars(taps))
-    for start in range(0, len(uuids), 500):
-        batch = uuids[start : start + 500]
-        db.session.execute(delete(AnswerTag).where(AnswerTag.answer_uuid.in_(batch)))
-        db.session.execute(delete(Note).where(Note.answer_uuid.in_(batch)))
-        db.session.execute(delete(Answer).where(Answer.uuid.in_(batch)))
-    empty = list(
-        db.session.scalars(
-            select(Session.uuid).where(
-                Session.started_at < cutoff,
-                ~select(Answer.uuid).where(Answer.session_uuid == Session.uuid).exists(),
-            )
+    taps = delete_answers(
+        select(Answer.uuid).where(
+            Answer.kind.in_([AnswerKind.SCALE, AnswerKind.CHOICE]), Answer.answered_at < cutoff
         )
     )
-    for start in range(0, len(empty), 500):
-        db.session.execute(delete(Session).where(Session.uuid.in_(empty[start : start + 500])))
-    db.session.expire_all()
-    return len(uuids), len(empty)
+    empty = db.session.execute(
+        delete(Session).where(
+            Session.started_at < cutoff,
+            ~select(Answer.uuid).where(Answer.session_uuid == Session.uuid).exists(),
+        ),
+        execution_options={"synchronize_session": False},
+    )
+    return taps, int(empty.rowcount)  # type: ignore[attr-defined]
