@@ -298,7 +298,9 @@ class SyncService:
 
     def _upload(self, recording_uuid: str, path: Path, kind: str, sha256: str, url: str | None) -> None:
         client = TusClient(f"{self.base}/uploads", headers=self._auth())
-        metadata = upload_metadata(path, kind, sha256)
+        # Metadata goes out only when the upload is created; a resume must not read (and, when
+        # sealed, hash) the whole file again on every try over a bad network.
+        metadata = upload_metadata(path, kind, sha256) if url is None else {}
         # We open the file ourselves: tuspy leaves a file it opened by path unclosed.
         with path.open("rb") as stream:
             try:
