@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
 from flask import Flask
-from flask.testing import FlaskCliRunner
+from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select
 
 from admin.extensions import db
 from admin.models import Answer, AnswerKind, Branch, Questionnaire, Role, Session, User
 from tests.admin.helpers import MEDIA_SET
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_users_create_with_branches_and_password_from_stdin(
@@ -94,3 +104,37 @@ def test_demo_seed_fills_every_page_and_runs_twice(app: Flask, runner: FlaskCliR
     assert again.exit_code == 0 and "Nothing changed" in again.output
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Session)) == sessions
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_make_demo_pairs_its_kiosk_once(
+    client: FlaskClient, make_branch: Callable, database: str, tmp_path: Path
+) -> None:
+    """`make demo` runs `python -m admin.demo.pair_kiosk`: it types the kiosk's pairing code for it."""
+    make_branch("Roden")
+    created = client.post("/api/kiosk/v1/enrollments", json={"name": "demo"}).get_json()
+    sync = tmp_path / "kiosk" / "sync"
+    sync.mkdir(parents=True)
+    (sync / "enrollment.json").write_text(json.dumps(created), "utf-8")  # as the sync service keeps it
+    env = {
+        **os.environ,
+        "VERTELPAAL_ENV": "development",
+        "DATABASE_URL": database,
+        "MEDIA_ROOT": str(tmp_path / "media"),
+        "KIOSK_SEALING_KEY_FILE": str(tmp_path / "kiosk-sealing.key"),
+    }
+
+    def pair() -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "admin.demo.pair_kiosk", str(tmp_path / "kiosk"), "Roden"]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+    result = pair()
+    assert result.returncode == 0, result.stdout + result.stderr
+    answer = client.get(
+        f"/api/kiosk/v1/enrollments/{created['id']}", headers={"X-Enrollment-Secret": created["secret"]}
+    )
+    assert answer.status_code == 200 and answer.get_json()["branch"]["name"] == "Roden"
+    # Once the kiosk holds its token, a second `make demo` leaves it alone.
+    (sync / "token").write_text(answer.get_json()["token"], "utf-8")
+    again = pair()
+    assert again.returncode == 0 and "paired already" in again.stdout
