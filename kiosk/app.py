@@ -108,11 +108,10 @@ def create_app(config: KioskConfig, devices: Devices | None = None) -> Flask:
             return _error(f"unknown language {language!r}")
         consent = body.get("consent") is True
         # Asked only when the organisation switched the step on; a "no" leaves taps only.
-        parent_consent = body.get("parent_consent") if document.get("parent_step") and consent else None
-        if parent_consent is not None and not isinstance(parent_consent, bool):
-            return _error("parent_consent must be true or false")
-        if document.get("parent_step") and consent and parent_consent is None:
-            return _error("this kiosk asks a parent or carer first: parent_consent is missing")
+        asks_parent = consent and bool(document.get("parent_step"))
+        parent_consent = body.get("parent_consent") if asks_parent else None
+        if asks_parent and not isinstance(parent_consent, bool):
+            return _error("this kiosk asks a parent or carer first: parent_consent must be true or false")
         questionnaire = document["questionnaire"]
         if questionnaire is None:
             return _error("this kiosk has no questions yet", 409)

@@ -76,6 +76,13 @@ def test_without_a_parent_s_yes_a_child_only_taps_and_nothing_is_recorded(
     )
     page.screenshot(path=screenshots / "kiosk-parent-step.png")
     assert_accessible(page)
+    # The service itself insists on the parent's answer once the visitor said yes to filming.
+    for body in ("{language: 'nl', consent: true}", "{language: 'nl', consent: true, parent_consent: 'ok'}"):
+        status = page.evaluate(
+            f"""fetch('/api/sessions', {{method: 'POST', headers: {{'Content-Type': 'application/json'}},
+                      body: JSON.stringify({body})}}).then((r) => r.status)"""
+        )
+        assert status == 400, body
     page.get_by_role("button", name="Nee, alleen tikken", exact=True).click()
 
     expect(screen).to_have_attribute("data-screen", "question")
