@@ -26,8 +26,7 @@ def save_settings(
     parent_texts: dict[str, str],
 ) -> PrivacySettings:
     settings = privacy_settings()
-    if db.session.get(PrivacySettings, 1) is None:
-        db.session.add(settings)
+    db.session.add(settings)  # the defaults become the row on the first save; a no-op after
     texts = {lang: text.strip() for lang, text in parent_texts.items() if text.strip()}
     audio = {lang: sha for lang, sha in (settings.parent_audio or {}).items() if lang in texts}
     for language, text in texts.items():
