@@ -40,6 +40,7 @@ from admin.kiosk_api import tus_operations
 from admin.kiosk_api.uploads import purge_expired_uploads
 from admin.kiosks.tokens import hash_secret, new_token
 from admin.models import Branch, Kiosk, Media, Upload, utcnow
+from admin.resumable_sha256 import ResumableSha256
 from admin.storage import media_store
 from tests.admin.helpers import MEDIA_SET
 
@@ -347,6 +348,73 @@ def test_chunks_with_checksums_make_a_stored_media(client: FlaskClient, app: Fla
     with app.app_context():
         # Only the recording: its poster frame is made when staff first watch it.
         assert db.session.scalar(select(func.count()).select_from(Media)) == 1
+
+
+def hash_state_file(app: Flask, url: str) -> Path:
+    return Path(app.config["MEDIA_ROOT"]) / "uploads" / f"{url.rsplit('/', 1)[1]}.sha256state"
+
+
+def count_whole_file_reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    reads: list[Path] = []
+    real = tus_operations.sha256_of
+
+    def counted(path: Path) -> tuple[str, int]:
+        reads.append(path)
+        return real(path)
+
+    monkeypatch.setattr(tus_operations, "sha256_of", counted)
+    return reads
+
+
+def test_the_whole_file_is_hashed_on_the_way_in_and_not_read_again(
+    client: FlaskClient, app: Flask, kiosk: KioskAuth, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads = count_whole_file_reads(monkeypatch)
+    data = VIDEO.read_bytes()
+    url = create_ok(client, kiosk, data)
+    offset = 0
+    for start in range(0, len(data), 50_000):
+        chunk = data[start : start + 50_000]
+        assert (
+            patch(client, kiosk, url, offset, chunk, Upload_Checksum=checksum("sha1", chunk)).status_code
+            == 204
+        )
+        offset += len(chunk)
+        if offset < len(data):  # the saved state covers the bytes received
+            assert ResumableSha256(hash_state_file(app, url).read_bytes()).length == offset
+    assert_stored(app, url, data)
+    assert reads == [] and not hash_state_file(app, url).exists()
+
+
+@pytest.mark.parametrize("damage", ["lost", "torn", "not a state", "ahead of the file", "truncated"])
+def test_a_lost_or_damaged_hash_state_costs_a_read_not_the_upload(
+    client: FlaskClient, app: Flask, kiosk: KioskAuth, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    reads = count_whole_file_reads(monkeypatch)
+    data = VIDEO.read_bytes()
+    url = create_ok(client, kiosk, data)
+    assert patch(client, kiosk, url, 0, data[:40_000]).status_code == 204
+    assert patch(client, kiosk, url, 40_000, data[40_000:80_000]).status_code == 204
+    state = hash_state_file(app, url)
+    saved = state.read_bytes()
+    ahead = ResumableSha256(saved)
+    ahead.update(b"bytes the file does not have")
+    damaged = {
+        "lost": None,  # a crash between the chunk's fsync and the state's write
+        "torn": os.urandom(32) + saved[32:],  # the hash words of another write
+        "not a state": os.urandom(len(saved)),
+        "ahead of the file": ahead.state(),
+        "truncated": saved[:20],
+    }[damage]
+    if damaged is None:
+        state.unlink()
+    else:
+        state.write_bytes(damaged)
+    assert patch(client, kiosk, url, 80_000, data[80_000:]).status_code == 204
+    assert_stored(app, url, data)
+    # A torn state passes for one and hashes to another sha256: the file is read once to be sure
+    # before anything is refused. The others are started again from the file's bytes.
+    assert len(reads) == (1 if damage == "torn" else 0)
 
 
 def test_a_voice_answer_in_one_patch(client: FlaskClient, app: Flask, kiosk: KioskAuth) -> None:
