@@ -12,7 +12,9 @@ and the kiosk's own upload client, ``tuspy`` with the kiosk's settings (``upload
 2. goodput on bare loopback beside the official Node tus server (``@tus/server`` with
    ``@tus/file-store``, installed by npm from ``bench/package-lock.json`` into
    ``bench/node_modules``), same client, same chunk size; budget ≥ 1×. A second row repeats it
-   with 4 MiB chunks, to show how much of the gap is a cost per request;
+   with 4 MiB chunks, to show how much of the gap is a cost per request, and a third sets the
+   floor (``bench/floors.py``: only the work the issue makes mandatory, without Flask, database
+   or token) beside the same reference;
 3. bytes resent after one cut connection: the proxy resets PATCH number 5 mid-chunk (and, for
    the worst case, one byte before the chunk's end); a new uploader resumes from the stored URL
    (as the kiosk does after a failure). Printed: the file bytes sent twice, the headers of the
@@ -22,7 +24,9 @@ and the kiosk's own upload client, ``tuspy`` with the kiosk's settings (``upload
    questionnaire, all released at the same moment, then send the same sessions again; then
    the same with at most 32 requests in flight (gunicorn's 4 workers × 8 threads): sessions
    per second, p50/p95/max latency, the statuses (201 new, 200 resent), and how many sessions
-   the database lacks afterwards (budget: 0 lost, p95 ≤ 300 ms).
+   the database lacks afterwards (budget: 0 lost, p95 ≤ 300 ms). Beside them two floors, all at
+   once with the same bodies and client (``bench/floors.py``): HTTP only, and one INSERT
+   committed per session with psycopg.
 
 Each recording is the same 720p H.264 file with a unique ``free`` box at its end, so every upload
 is new to the server (its sha256 is checked and the file stored as Media, as in production).
@@ -56,6 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.support, when run as a script
 
 import aiohttp  # noqa: E402  (tuspy's own dependency)
+import psycopg  # noqa: E402
 import requests  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
@@ -399,7 +404,9 @@ def tap_session(version_id: int, questions: list[tuple[int, str, list[str]]], nu
     }
 
 
-async def send_sessions(base: str, kiosks: list[SimulatedKiosk], concurrency: int) -> tuple[float, list[Any]]:
+async def send_sessions(
+    sessions: str, kiosks: list[SimulatedKiosk], concurrency: int
+) -> tuple[float, list[Any]]:
     """Every kiosk PUTs its session on its own connection; all start together (at most
     ``concurrency`` in flight). Returns the wall time and (status or error, seconds) per kiosk."""
     semaphore = asyncio.Semaphore(concurrency)
@@ -414,7 +421,7 @@ async def send_sessions(base: str, kiosks: list[SimulatedKiosk], concurrency: in
                 started = time.perf_counter()
                 try:
                     async with http.put(
-                        f"{base}/api/kiosk/v1/sessions/{kiosk.session_uuid}",
+                        f"{sessions}/{kiosk.session_uuid}",
                         json=kiosk.body,
                         headers={"Authorization": f"Bearer {kiosk.token}"},
                     ) as response:
@@ -437,8 +444,9 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
 
 
-def session_pass(base: str, kiosks: list[SimulatedKiosk], concurrency: int) -> dict[str, Any]:
-    wall, results = asyncio.run(send_sessions(base, kiosks, concurrency))
+def session_pass(sessions: str, kiosks: list[SimulatedKiosk], concurrency: int) -> dict[str, Any]:
+    """``sessions``: the URL the session uuids go under."""
+    wall, results = asyncio.run(send_sessions(sessions, kiosks, concurrency))
     latencies = [seconds * 1000 for _, seconds in results]
     statuses: dict[str, int] = {}
     for status, _ in results:
@@ -490,6 +498,11 @@ def prepare_database(url: str, media_root: Path) -> tuple[list[str], int, list[t
     return tokens, version_id, taps
 
 
+def make_floor_table(url: str) -> None:
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as connection:
+        connection.execute("CREATE TABLE floor_sessions (uuid uuid PRIMARY KEY, body jsonb NOT NULL)")
+
+
 def count_in_database(url: str, media_root: Path, uuids: list[str], media: list[str]) -> tuple[int, int]:
     app = create_app(
         {
@@ -521,6 +534,8 @@ def main() -> int:
         node_dir = folder / "node"
         plain_dir.mkdir()
         node_dir.mkdir()
+        floor_dir = folder / "floor"
+        floor_dir.mkdir()
 
         recordings = Recordings(folder)
         database = stack.enter_context(throwaway_cluster())
@@ -535,8 +550,14 @@ def main() -> int:
             "MEDIA_ROOT": str(media_root),
             "KIOSK_SEALING_KEY_FILE": str(folder / "kiosk-sealing.key"),
             "PLAIN_PUT_DIR": str(plain_dir),
+            "FLOOR_DIR": str(floor_dir),
         }
         admin_port = stack.enter_context(gunicorn("admin:create_app()", logs / "admin.log", env))
+        make_floor_table(database)
+        floor_port = stack.enter_context(
+            gunicorn("floors:application", logs / "floors.log", env, "--pythonpath", str(BENCH))
+        )
+        floor = f"http://127.0.0.1:{floor_port}"
         plain_port = stack.enter_context(
             gunicorn("plain_put:application", logs / "plain.log", env, "--pythonpath", str(BENCH))
         )
@@ -555,8 +576,11 @@ def main() -> int:
         def node(recording: Recording, chunk_size: int = CHUNK_SIZE) -> None:
             tus_upload(f"http://127.0.0.1:{node_port}/files", recording, {}, chunk_size)
 
-        # Warm both servers up (imports, connection pools), as a running server would be.
-        for action in (ours(admin), node):
+        def floor_tus(recording: Recording) -> None:
+            tus_upload(f"{floor}/files", recording, {})
+
+        # Warm the servers up (imports, connection pools), as a running server would be.
+        for action in (ours(admin), node, floor_tus):
             recording = recordings.new()
             action(recording)
             recording.path.unlink()
@@ -581,6 +605,8 @@ def main() -> int:
             recordings,
             LOOPBACK_ROUNDS,
         )
+        # The floor: the mandatory work alone (bench/floors.py), beside the same reference.
+        loopback_floor = compare(floor_tus, node, recordings, LOOPBACK_ROUNDS)
 
         # 3. one cut mid-chunk, and one a byte before the chunk's end (the worst case)
         resent = [
@@ -601,8 +627,17 @@ def main() -> int:
                 for n, token in enumerate(tokens[1:])
             ]
             sent += [kiosk.session_uuid for kiosk in kiosks]
-            passes.append((f"{label}: new", session_pass(admin, kiosks, concurrency)))
-            passes.append((f"{label}: resent", session_pass(admin, kiosks, concurrency)))
+            sessions = f"{admin}/api/kiosk/v1/sessions"
+            passes.append((f"{label}: new", session_pass(sessions, kiosks, concurrency)))
+            passes.append((f"{label}: resent", session_pass(sessions, kiosks, concurrency)))
+        # The floors, all at once with the same bodies: what the stack costs before our work.
+        floor_passes = [
+            (label, session_pass(f"{floor}/{path}", kiosks, KIOSKS))
+            for label, path in (
+                ("HTTP only (read, 201)", "empty"),
+                ("+ one INSERT, committed", "insert"),
+            )
+        ]
         stored, media_stored = count_in_database(database, media_root, sent, uploaded)
         lost = len(sent) - stored
 
@@ -631,13 +666,23 @@ def main() -> int:
             reference,
             None,
         ),
+        (
+            "2c. floor: only the mandatory work (bench/floors.py: checksum, fsync, whole sha256, video "
+            "opened; no Flask, database or token), same client and chunk",
+            loopback_floor,
+            reference,
+            None,
+        ),
     )
     for title, (mine, theirs, ratio), (name, short), budget in rows:
         print(f"\n{title}")
-        print(f"   {'our tus endpoint (tuspy)':30} {mine.median:7.2f} MB/s  ({mine.spread()})")
+        floor_row = title.startswith("2c")
+        ours_name = "the floor (tuspy)" if floor_row else "our tus endpoint (tuspy)"
+        print(f"   {ours_name:30} {mine.median:7.2f} MB/s  ({mine.spread()})")
         print(f"   {name:30} {theirs.median:7.2f} MB/s  ({theirs.spread()})")
         print(
-            f"   {'ratio ours / ' + short:30} {ratio.median:7.2f}x      ({ratio.spread()})"
+            f"   {('ratio floor / ' if floor_row else 'ratio ours / ') + short:30} {ratio.median:7.2f}x      "
+            f"({ratio.spread()})"
             + (f"   budget ≥ {budget:g}x: {verdict(ratio.median >= budget)}" if budget else "")
         )
     print(f"\n3. bytes sent again after one cut connection (PATCH {CUT_PATCH} reset), chunk {chunk}")
@@ -663,6 +708,16 @@ def main() -> int:
             f"p95 {figures['p95']:5.0f} ms  max {figures['max']:5.0f} ms  {figures['statuses']}"
             f"  p95 ≤ 300 ms: {verdict(figures['p95'] <= 300)}"
         )
+    print(
+        "   floors, all at once (bench/floors.py under the same gunicorn settings, same client and bodies):"
+    )
+    for label, figures in floor_passes:
+        print(
+            f"   {label:30} {figures['rate']:5.0f} sessions/s  p50 {figures['p50']:5.0f} ms  "
+            f"p95 {figures['p95']:5.0f} ms  max {figures['max']:5.0f} ms  {figures['statuses']}"
+        )
+    over_floor = passes[0][1]["p95"] / floor_passes[1][1]["p95"]
+    print(f"   ours all at once, p95 over the INSERT floor's p95: {over_floor:.1f}x")
     print(
         f"   lost (sent, not in the database afterwards): {lost} of {len(sent)}"
         f"   budget 0: {verdict(lost == 0)}"
