@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import exists, insert, literal, select
+from sqlalchemy import Integer, Select, bindparam, exists, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -172,9 +172,10 @@ def store_session(kiosk: Kiosk, session_uuid: str, body: dict[str, Any]) -> Outc
     if missing:
         return Outcome(409, "media not uploaded yet", sorted(set(missing)))
     try:
-        # Bulk inserts, not ORM objects: when many kiosks come back at once, this is the hot path.
-        db.session.execute(insert(Session), [session])
-        db.session.execute(insert(Answer), answers)
+        # Core inserts into the tables, not ORM objects: when many kiosks come back at once, this
+        # is the hot path.
+        db.session.execute(insert(Session.__table__), [session])
+        db.session.execute(insert(Answer.__table__), answers)
     except IntegrityError:
         # The same session arrived twice at once and the other request stored it first, or an
         # answer uuid belongs to another session: rare, so looked up only now.
@@ -198,18 +199,36 @@ class _Prior:
     branch_id: int | None = None  # where the kiosk stood when the session started
 
 
+def _prior_statement(with_branch: bool) -> Select[tuple[Any, ...]]:
+    session_uuid = bindparam("session_uuid", type_=Session.uuid.type)
+    branch = (
+        branch_at_clause(
+            bindparam("kiosk_id", type_=Integer),
+            bindparam("branch_id", type_=Integer),
+            bindparam("started_at", type_=Session.started_at.type),
+        )
+        if with_branch
+        else literal(None)
+    )
+    return select(
+        select(Session.kiosk_id).where(Session.uuid == session_uuid).scalar_subquery(),
+        select(Session.body_sha256).where(Session.uuid == session_uuid).scalar_subquery(),
+        exists().where(ErasedSession.uuid == session_uuid),
+        branch,
+    )
+
+
+# Built once: on the hot path, building and keying a statement costs more than running it.
+_PRIOR = {with_branch: _prior_statement(with_branch) for with_branch in (True, False)}
+
+
 def _prior(session_uuid: str, kiosk: Kiosk | None = None, started_at: datetime | None = None) -> _Prior:
     """What is known of this uuid already — a stored session, or an erased one — and the branch
     the session belongs to, in one round trip."""
-    branch = branch_at_clause(kiosk, started_at) if kiosk and started_at else literal(None)
-    row = db.session.execute(
-        select(
-            select(Session.kiosk_id).where(Session.uuid == session_uuid).scalar_subquery(),
-            select(Session.body_sha256).where(Session.uuid == session_uuid).scalar_subquery(),
-            exists().where(ErasedSession.uuid == session_uuid),
-            branch,
-        )
-    ).one()
+    parameters: dict[str, Any] = {"session_uuid": session_uuid}
+    if kiosk and started_at:
+        parameters |= {"kiosk_id": kiosk.id, "branch_id": kiosk.branch_id, "started_at": started_at}
+    row = db.session.execute(_PRIOR[len(parameters) > 1], parameters).one()
     return _Prior(row[0], row[1], bool(row[2]), row[3])
 
 

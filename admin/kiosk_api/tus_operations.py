@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from flask import current_app
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 import mediaseal
@@ -198,14 +198,19 @@ def _canonical_id(upload_id: str) -> str | None:
     return canonical if canonical == upload_id else None
 
 
+# Built once: a kiosk sends one request per chunk, and building a statement costs more than
+# running it.
+_KIOSK_AND_UPLOAD = (
+    select(Kiosk, Upload)
+    .outerjoin(Upload, and_(Upload.kiosk_id == Kiosk.id, Upload.id == bindparam("upload_id")))
+    .where(Kiosk.token_hash == bindparam("token_hash"))
+)
+
+
 def kiosk_and_upload(token_hash: str, upload_id: str) -> tuple[Kiosk, Upload | None] | None:
     """The kiosk holding this token, with its own upload of this id if there is one."""
-    canonical = _canonical_id(upload_id)
-    row = db.session.execute(
-        select(Kiosk, Upload)
-        .outerjoin(Upload, and_(Upload.kiosk_id == Kiosk.id, Upload.id == (canonical or "")))
-        .where(Kiosk.token_hash == token_hash)
-    ).first()
+    parameters = {"token_hash": token_hash, "upload_id": _canonical_id(upload_id) or ""}
+    row = db.session.execute(_KIOSK_AND_UPLOAD, parameters).first()
     return (row[0], row[1]) if row is not None else None
 
 

@@ -146,20 +146,25 @@ def revoke(kiosk: Kiosk) -> None:
         audit.record("kiosk.revoke", f"kiosk:{kiosk.id}", name=kiosk.name)
 
 
-def branch_at_clause(kiosk: Kiosk, moment: datetime) -> ColumnElement[int]:
-    """SQL for the branch the kiosk stood in at ``moment``: its placement then, its first
-    placement for anything earlier, and its branch when it was never placed (made before
-    placements were kept)."""
-    placements = select(KioskPlacement.branch_id).where(KioskPlacement.kiosk_id == kiosk.id).limit(1)
+def branch_at_clause(
+    kiosk_id: int | ColumnElement[int],
+    fallback_branch_id: int | ColumnElement[int],
+    moment: datetime | ColumnElement[datetime],
+) -> ColumnElement[int]:
+    """SQL for the branch a kiosk stood in at ``moment``: its placement then, its first
+    placement for anything earlier, and ``fallback_branch_id`` (its branch) when it was never
+    placed (made before placements were kept). The arguments may be bound parameters, so a
+    statement built once serves every kiosk."""
+    placements = select(KioskPlacement.branch_id).where(KioskPlacement.kiosk_id == kiosk_id).limit(1)
     return func.coalesce(
         placements.where(KioskPlacement.since <= moment)
         .order_by(KioskPlacement.since.desc(), KioskPlacement.id.desc())
         .scalar_subquery(),
         placements.order_by(KioskPlacement.since, KioskPlacement.id).scalar_subquery(),
-        literal(kiosk.branch_id),
+        fallback_branch_id if isinstance(fallback_branch_id, ColumnElement) else literal(fallback_branch_id),
     )
 
 
 def branch_at(kiosk: Kiosk, moment: datetime) -> int:
     """The branch the kiosk stood in at ``moment`` (its first branch for anything earlier)."""
-    return int(db.session.scalar(select(branch_at_clause(kiosk, moment))))
+    return int(db.session.scalar(select(branch_at_clause(kiosk.id, kiosk.branch_id, moment))))
