@@ -22,9 +22,9 @@ and the kiosk's own upload client, ``tuspy`` with the kiosk's settings (``upload
    budget ≤ one chunk. (The proxy's reset is made to reach the server: see ``_reset_for_real``.)
 4. 500 kiosks (each with its own token and connection) PUT one tap session each of the demo
    questionnaire, all released at the same moment, then send the same sessions again; then
-   the same with at most 32 requests in flight (gunicorn's 4 workers × 8 threads): sessions
-   per second, p50/p95/max latency, the statuses (201 new, 200 resent), and how many sessions
-   the database lacks afterwards (budget: 0 lost, p95 ≤ 300 ms). Beside them two floors, all at
+   the same with at most 32 requests in flight (what a 4-core server's 4 workers × 8 threads take
+   at once): sessions per second, p50/p95/max latency, the statuses (201 new, 200 resent), and
+   how many sessions the database lacks afterwards (budget: 0 lost, p95 ≤ 300 ms). Beside them two floors, all at
    once with the same bodies and client (``bench/floors.py``): HTTP only, and one INSERT
    committed per session with psycopg.
 
@@ -85,7 +85,7 @@ LINK_ROUNDS = int(os.environ.get("BENCH_LINK_ROUNDS", 3))  # ~4.5 s per upload a
 LOOPBACK_ROUNDS = int(os.environ.get("BENCH_LOOPBACK_ROUNDS", 7))
 KIOSKS = 500
 BIG_CHUNK = 4 * 1024 * 1024
-POOL = 32  # gunicorn's 4 workers × 8 threads: requests beyond this wait in its queue
+POOL = 32  # a 4-core server's 4 workers × 8 threads: beyond this, requests wait in its queue
 TARGET_MB = 10.0
 QUESTIONNAIRE = "Bezoekers 2026"  # the demo questionnaire every demo branch shows
 MB = 1e6
