@@ -154,12 +154,12 @@ def create_upload() -> ResponseReturnValue:
     tus.check_length(length)  # before the metadata: the spec's 413 is about the size alone
     meta = tus.recording_metadata(tus.parse_metadata(request.headers.get("Upload-Metadata", "")))
     upload = tus.create_upload(current_kiosk(), length, meta)
-    db.session.commit()
     response = make_response("", 201)
     # Relative: tuspy and tus-js-client resolve it against the creation URL, and it stays right
     # behind a reverse proxy whatever host name the kiosk used.
     response.headers["Location"] = url_for("kiosk_api.patch_upload", upload_id=upload.id)
     response.headers["Upload-Expires"] = http_date(upload.expires_at)
+    db.session.commit()  # after reading the row: the commit expires it, and reading it again costs a query
     return response
 
 
@@ -268,9 +268,11 @@ def _patch(upload_id: str) -> ResponseReturnValue:
                 if not partial.removed:  # once moved into the store, the bytes are the Media's
                     tus.cut_back(partial, current)
                 raise
+            headers = _offset_headers(upload, received.offset)  # before the commit expires the row
             # Commit while holding the lock: a request waiting for it must find the upload done.
             db.session.commit()
-            tus.discard_partial(upload.id)
+            tus.discard_partial(upload_id)
+            return _no_content(headers)
     return _no_content(_offset_headers(upload, received.offset))
 
 
