@@ -604,8 +604,11 @@ def test_expired_uploads_are_gone_and_purged(client: FlaskClient, app: Flask, ki
     assert patch(client, kiosk, expired, 0, data[:100]).status_code == 204
     orphan = Path(app.config["MEDIA_ROOT"]) / "uploads" / "5f0c1e4e-7d5b-4a57-9d0e-3c1f6a0b9e21.part"
     orphan.write_bytes(b"left by a crash between file and commit")
+    orphan_state = orphan.with_suffix(".sha256state")  # and the hash state beside it
+    orphan_state.write_bytes(b"left by the same crash")
     old = time.time() - 2 * 3600
     os.utime(orphan, (old, old))
+    os.utime(orphan_state, (old, old))
     with app.app_context():
         row = db.session.get(Upload, expired.rsplit("/", 1)[1])
         assert row is not None
@@ -618,8 +621,9 @@ def test_expired_uploads_are_gone_and_purged(client: FlaskClient, app: Flask, ki
         assert purge_expired_uploads() == 1
         db.session.commit()
     assert upload_row(app, expired) is None and not partial_file(app, expired).exists()
+    assert not hash_state_file(app, expired).exists()
     assert client.head(expired, headers=kiosk.headers()).status_code == 404
-    assert not orphan.exists()
+    assert not orphan.exists() and not orphan_state.exists()
     assert head_offset(client, kiosk, fresh) == 0 and partial_file(app, fresh).exists()
     assert head_offset(client, kiosk, done) == len(VOICE.read_bytes())
 
