@@ -24,9 +24,9 @@ and the kiosk's own upload client, ``tuspy`` with the kiosk's settings (``upload
    questionnaire, all released at the same moment, then send the same sessions again; then
    the same with at most 32 requests in flight (what a 4-core server's 4 workers × 8 threads take
    at once): sessions per second, p50/p95/max latency, the statuses (201 new, 200 resent), and
-   how many sessions the database lacks afterwards (budget: 0 lost, p95 ≤ 300 ms). Beside them two floors, all at
-   once with the same bodies and client (``bench/floors.py``): HTTP only, and one INSERT
-   committed per session with psycopg.
+   how many sessions the database lacks afterwards (budget: 0 lost, p95 ≤ 300 ms). Beside them
+   two floors, all at once with the same bodies and client (``bench/floors.py``): HTTP only,
+   and one INSERT committed per session with psycopg.
 
 Each recording is the same 720p H.264 file with a unique ``free`` box at its end, so every upload
 is new to the server (its sha256 is checked and the file stored as Media, as in production).
