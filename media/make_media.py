@@ -348,9 +348,7 @@ KIOSK_VIDEOS: tuple[KioskVideo, ...] = (
     KioskVideo(
         key="still_there",
         sentences=(
-            Sentence(
-                {"nl": "Bent u er nog?", "en": "Are you still there?"}, ((190, ("hourglass",)),)
-            ),
+            Sentence({"nl": "Bent u er nog?", "en": "Are you still there?"}, ((190, ("hourglass",)),)),
             Sentence(
                 {"nl": "Raak het scherm aan.", "en": "Touch the screen."},
                 ((190, ("touch",)),),
@@ -485,9 +483,7 @@ def write_vtt(path: Path, cues: Sequence[Cue]) -> None:
 CONTAINER_OPTIONS = {"movflags": "+faststart", "fflags": "+bitexact"}
 
 
-def _add_video_stream(
-    container: Any, size: tuple[int, int], crf: int, preset: str, tune: str | None
-) -> Any:
+def _add_video_stream(container: Any, size: tuple[int, int], crf: int, preset: str, tune: str | None) -> Any:
     stream = container.add_stream("libx264", rate=FPS)
     stream.width, stream.height = size
     stream.pix_fmt = "yuv420p"
@@ -621,9 +617,7 @@ class Item:
     appear: float  # seconds; <= 0 means already there at the scene start
 
 
-def layout(
-    scene: tuple[Row, ...], width: int, height: int
-) -> list[list[tuple[str, int, int, int]]]:
+def layout(scene: tuple[Row, ...], width: int, height: int) -> list[list[tuple[str, int, int, int]]]:
     """Centre rows of cards; returns per row (name, size, cx, cy)."""
     gap = 24
     sides = [round(size * 1.25) for size, _ in scene]
@@ -635,18 +629,13 @@ def layout(
         total_w = side * len(names) + row_gap * (len(names) - 1)
         x = (width - total_w) // 2
         rows.append(
-            [
-                (n, size, x + i * (side + row_gap) + side // 2, y + side // 2)
-                for i, n in enumerate(names)
-            ]
+            [(n, size, x + i * (side + row_gap) + side // 2, y + side // 2) for i, n in enumerate(names)]
         )
         y += side + gap
     return rows
 
 
-def scene_items(
-    sentences: Sequence[Sentence], cues: Sequence[Cue]
-) -> list[tuple[float, list[Item]]]:
+def scene_items(sentences: Sequence[Sentence], cues: Sequence[Cue]) -> list[tuple[float, list[Item]]]:
     """The scenes of a video as (start time, items), one per sentence that sets a scene."""
     scenes: list[tuple[float, list[Item]]] = []
     for i, (sentence, cue) in enumerate(zip(sentences, cues, strict=True)):
@@ -696,9 +685,7 @@ def pictogram_frames(
                 alpha = card.getchannel("A").point(lambda v, p=progress: round(v * p))
                 card = card.copy()
                 card.putalpha(alpha)
-            frame.alpha_composite(
-                card, (item.center[0] - card.width // 2, item.center[1] - card.height // 2)
-            )
+            frame.alpha_composite(card, (item.center[0] - card.width // 2, item.center[1] - card.height // 2))
         yield frame.convert("RGB")
 
 
@@ -766,9 +753,7 @@ def room_background(width: int, height: int) -> np.ndarray:
                 fill=color,
             )
             x += w
-        d.rectangle(
-            (int(40 * u), int(top + 140 * u), int(520 * u), int(top + 152 * u)), fill=(96, 66, 40)
-        )
+        d.rectangle((int(40 * u), int(top + 140 * u), int(520 * u), int(top + 152 * u)), fill=(96, 66, 40))
     img = img.filter(ImageFilter.GaussianBlur(3 * u))
     return np.asarray(img, dtype=np.float32)
 
@@ -813,9 +798,7 @@ def person_layer(width: int, height: int, t: float, mouth: float) -> tuple[np.nd
                 (hx + (ex - 14) * u, cy - 6 * u, hx + (ex + 14) * u, cy + 14 * u),
                 fill=(250, 250, 250),
             )
-            dc.ellipse(
-                (hx + (ex - 7) * u, cy - 1 * u, hx + (ex + 7) * u, cy + 11 * u), fill=(50, 36, 28)
-            )
+            dc.ellipse((hx + (ex - 7) * u, cy - 1 * u, hx + (ex + 7) * u, cy + 11 * u), fill=(50, 36, 28))
     open_h = 4 + 26 * mouth
     dc.ellipse(
         (hx - 34 * u, cy + 80 * u - open_h * u / 2, hx + 34 * u, cy + 80 * u + open_h * u / 2),
@@ -973,9 +956,7 @@ def build_manifest() -> dict[str, Any]:
                         "value": o.value,
                         "label": dict(o.label),
                         "pictogram": f"pictograms/{o.pictogram}.svg",
-                        "audio": lang_map(
-                            lambda lang, q=q, o=o: f"audio/{q.key}-{o.value}.{lang}.m4a"
-                        ),
+                        "audio": lang_map(lambda lang, q=q, o=o: f"audio/{q.key}-{o.value}.{lang}.m4a"),
                     }
                     for o in q.options
                 ],
