@@ -90,7 +90,7 @@ class SyncService:
         self.http.hooks["response"].append(self._note_retry_after)
         self.started = time.monotonic()
         self.failures = 0
-        self.retry_after = 0.0  # what the server asked with its last 429
+        self.retry_after = 0.0  # what the server asked with its last 429 or 503
 
     # --- the loop ------------------------------------------------------------------------------
 
@@ -117,7 +117,7 @@ class SyncService:
                 time.sleep(delay)
 
     def _note_retry_after(self, response: requests.Response, *args: object, **kwargs: object) -> None:
-        if response.status_code == 429:
+        if response.status_code in (429, 503):  # too many requests, or too busy
             try:
                 seconds = float(response.headers.get("Retry-After", ""))
             except ValueError:

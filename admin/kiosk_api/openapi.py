@@ -328,6 +328,7 @@ def spec() -> dict[str, Any]:
                         "400": _error("not a JSON object"),
                         "409": _error("another body under this uuid, or media not uploaded (see missing)"),
                         "422": _error("the session does not fit its questionnaire"),
+                        "503": _error("busy with other sessions; send it again after Retry-After seconds"),
                         **UNAUTHORIZED,
                     },
                 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ from sqlalchemy import func, select
 
 from admin.demo.seed import seed
 from admin.extensions import db
+from admin.kiosk_api import views as kiosk_views
 from admin.models import Answer, AuditEvent, Branch, Kiosk, Questionnaire, Role, Session
 from tests.admin.helpers import MEDIA_SET, csrf_token, login
 
@@ -168,6 +171,43 @@ def test_a_session_is_stored_exactly_once(app: Flask, client: FlaskClient, seede
     # The same answer uuid in another session is a conflict, not a duplicate.
     again = client.put(f"{API}/sessions/{uuid.uuid4()}", json=body, headers=kiosk.headers)
     assert again.status_code == 409 and "answer uuid already used" in again.get_json()["error"]
+
+
+def test_sessions_beyond_the_slots_wait_their_turn_or_come_back_later(
+    app: Flask, client: FlaskClient, seeded: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kiosk = enroll(app, client)
+    body = session_body(visitors_questionnaire(client, kiosk))
+    with app.app_context():
+        slots = kiosk_views._session_slots()
+    for _ in range(kiosk_views.SESSIONS_AT_ONCE):  # other sessions being stored right now
+        assert slots.acquire(timeout=1)
+    monkeypatch.setattr(kiosk_views, "SESSION_SLOT_WAIT_SECONDS", 0.2)
+    busy_uuid = str(uuid.uuid4())
+    busy = client.put(f"{API}/sessions/{busy_uuid}", json=body, headers=kiosk.headers)
+    assert busy.status_code == 503 and busy.headers["Retry-After"] == "5"
+    assert "busy" in busy.get_json()["error"]
+    with app.app_context():
+        assert db.session.get(Session, busy_uuid) is None
+
+    # One that waits gets its turn as soon as a slot frees up.
+    monkeypatch.setattr(kiosk_views, "SESSION_SLOT_WAIT_SECONDS", 10.0)
+    waiting: list[int] = []
+    sender = threading.Thread(
+        target=lambda: waiting.append(
+            app.test_client().put(f"{API}/sessions/{busy_uuid}", json=body, headers=kiosk.headers).status_code
+        )
+    )
+    sender.start()
+    time.sleep(0.3)
+    assert waiting == []  # still waiting for a slot
+    slots.release()
+    sender.join(10)
+    assert waiting == [201]
+    for _ in range(kiosk_views.SESSIONS_AT_ONCE - 1):
+        slots.release()
+    with app.app_context():
+        assert db.session.get(Session, busy_uuid) is not None
 
 
 def test_a_recording_not_uploaded_yet_is_named_and_nothing_is_stored(

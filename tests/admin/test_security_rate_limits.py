@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 
 from admin.demo.seed import seed
 from admin.extensions import db
+from admin.kiosk_api import views as kiosk_views
 from admin.models import AuditEvent, Enrollment, Kiosk, Role, Session, utcnow
 from kiosk import showdoc
 from kiosk.config import KioskConfig
@@ -300,3 +301,26 @@ def test_kiosks_keep_syncing_when_the_limit_storage_is_away(app: Flask, tmp_path
     assert client.post("/login", data=wrong).status_code == 401
     with nowhere.app_context():
         db.engine.dispose()
+
+
+def test_the_sync_comes_back_after_a_busy_server_s_retry_after(
+    app: Flask, service: SyncService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _approve(app, service)
+    service.pull_config()
+    session = answer_session(service.outbox, showdoc.build(service.config))
+    with app.app_context():
+        slots = kiosk_views._session_slots()
+    for _ in range(kiosk_views.SESSIONS_AT_ONCE):  # the server is storing other sessions
+        assert slots.acquire(timeout=1)
+    monkeypatch.setattr(kiosk_views, "SESSION_SLOT_WAIT_SECONDS", 0.2)
+    try:
+        with pytest.raises(SyncError, match="503"):
+            service.run_once()
+        assert [s.uuid for s in service.outbox.unsent()] == [session]
+        assert service.retry_after == kiosk_views.BUSY_RETRY_AFTER_SECONDS
+    finally:
+        for _ in range(kiosk_views.SESSIONS_AT_ONCE):
+            slots.release()
+    service.run_once()
+    assert service.outbox.unsent() == []
