@@ -115,7 +115,7 @@ def partial_path(upload_id: str) -> Path:
 
 
 def hash_state_path(upload_id: str) -> Path:
-    """The saved sha256 state of an upload's bytes so far (see ``_whole_hasher``)."""
+    """The saved sha256 state of an upload's bytes so far (see ``WholeHasher``)."""
     return uploads_dir() / f"{uuid.UUID(upload_id)}{HASH_STATE_SUFFIX}"
 
 
@@ -346,7 +346,7 @@ class WholeHasher:
     @classmethod
     def resume(cls, partial: Partial, start: int) -> WholeHasher:
         hasher = None
-        with suppress(FileNotFoundError, ValueError):
+        with suppress(OSError, ValueError):  # none saved, or not readable, or not a state
             hasher = ResumableSha256(hash_state_path(partial.upload_id).read_bytes())
         if hasher is None or hasher.length > start:
             hasher = ResumableSha256()
@@ -360,7 +360,10 @@ class WholeHasher:
         return cls(partial.upload_id, hasher)
 
     def save(self) -> None:
-        self.path.write_bytes(self.hasher.state())
+        # The chunk itself is already safe: a state that cannot be written (a full disk) is
+        # caught up from the file next time instead of failing the request.
+        with suppress(OSError):
+            self.path.write_bytes(self.hasher.state())
 
 
 def receive_chunk(

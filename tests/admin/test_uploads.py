@@ -417,6 +417,22 @@ def test_a_lost_or_damaged_hash_state_costs_a_read_not_the_upload(
     assert len(reads) == (1 if damage == "torn" else 0)
 
 
+def test_a_hash_state_that_cannot_be_written_does_not_fail_the_upload(
+    client: FlaskClient, app: Flask, kiosk: KioskAuth, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    reads = count_whole_file_reads(monkeypatch)
+    # As on a full disk: every write of the state fails, the chunks themselves are kept.
+    unwritable = tmp_path / "no such folder"
+    monkeypatch.setattr(tus_operations, "hash_state_path", lambda upload_id: unwritable / upload_id)
+    data = VIDEO.read_bytes()
+    url = create_ok(client, kiosk, data)
+    for offset in range(0, len(data), 40_000):
+        assert patch(client, kiosk, url, offset, data[offset : offset + 40_000]).status_code == 204
+    assert_stored(app, url, data)
+    # Each chunk caught the hash up from the file's bytes instead: no read of the whole at the end.
+    assert reads == [] and not unwritable.exists()
+
+
 def test_a_voice_answer_in_one_patch(client: FlaskClient, app: Flask, kiosk: KioskAuth) -> None:
     data = VOICE.read_bytes()
     url = create_ok(client, kiosk, data, "audio/mp4")
