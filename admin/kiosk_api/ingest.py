@@ -225,10 +225,11 @@ _PRIOR = {with_branch: _prior_statement(with_branch) for with_branch in (True, F
 def _prior(session_uuid: str, kiosk: Kiosk | None = None, started_at: datetime | None = None) -> _Prior:
     """What is known of this uuid already — a stored session, or an erased one — and the branch
     the session belongs to, in one round trip."""
+    with_branch = kiosk is not None and started_at is not None
     parameters: dict[str, Any] = {"session_uuid": session_uuid}
-    if kiosk and started_at:
+    if kiosk is not None and started_at is not None:
         parameters |= {"kiosk_id": kiosk.id, "branch_id": kiosk.branch_id, "started_at": started_at}
-    row = db.session.execute(_PRIOR[len(parameters) > 1], parameters).one()
+    row = db.session.execute(_PRIOR[with_branch], parameters).one()
     return _Prior(row[0], row[1], bool(row[2]), row[3])
 
 

@@ -29,7 +29,7 @@ P = ParamSpec("P")
 
 # Storing a session is CPU work for this process and its database connection. More than two at a
 # time per worker process only contend for the GIL and the database: on 2 cores, 500 sessions
-# sent at once were stored at ~430/s with two at a time, against ~320/s with all of a worker's 8
+# sent at once were stored at ~400/s with two at a time, against ~320/s with all of a worker's 8
 # threads (bench/bench_sync.py). Uploads, heartbeats and staff pages are not held back.
 SESSIONS_AT_ONCE = 2
 # A session waiting longer than this gets 503 with Retry-After: the kiosk comes back later.
@@ -141,7 +141,8 @@ def media(sha256: str) -> ResponseReturnValue:
     return send_media(item)
 
 
-def _session_slots() -> threading.BoundedSemaphore:
+def session_slots() -> threading.BoundedSemaphore:
+    """This app's slots for storing sessions in this process, made on first use."""
     slots: threading.BoundedSemaphore | None = current_app.extensions.get("kiosk_session_slots")
     if slots is None:
         slots = current_app.extensions.setdefault(
@@ -155,7 +156,7 @@ def few_at_a_time(view: Callable[P, ResponseReturnValue]) -> Callable[P, Respons
 
     @wraps(view)
     def wrapped(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
-        slots = _session_slots()
+        slots = session_slots()
         if not slots.acquire(timeout=SESSION_SLOT_WAIT_SECONDS):
             response = jsonify({"error": "the server is busy storing other sessions; try again shortly"})
             response.status_code = 503

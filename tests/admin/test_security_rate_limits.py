@@ -310,7 +310,7 @@ def test_the_sync_comes_back_after_a_busy_server_s_retry_after(
     service.pull_config()
     session = answer_session(service.outbox, showdoc.build(service.config))
     with app.app_context():
-        slots = kiosk_views._session_slots()
+        slots = kiosk_views.session_slots()
     for _ in range(kiosk_views.SESSIONS_AT_ONCE):  # the server is storing other sessions
         assert slots.acquire(timeout=1)
     monkeypatch.setattr(kiosk_views, "SESSION_SLOT_WAIT_SECONDS", 0.2)
