@@ -11,14 +11,14 @@ storage each gunicorn worker counts on its own; set REDIS_URL for one count per 
 
 from __future__ import annotations
 
-import hashlib
-
 from flask import current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import TooManyRequests
 
 from admin import ratelimits
+from admin.kiosk_api.auth import bearer_token
 from admin.kiosk_api.blueprint import bp
+from admin.kiosks.tokens import hash_secret
 
 
 @bp.before_request
@@ -26,11 +26,10 @@ def _limit_requests() -> ResponseReturnValue | None:
     per_token = ratelimits.parse_limit(current_app.config["KIOSK_RATE_LIMIT_PER_TOKEN"])
     per_address = ratelimits.parse_limit(current_app.config["KIOSK_RATE_LIMIT_PER_ADDRESS"])
     wait = ratelimits.hit(per_address, "kiosk-api-address", request.remote_addr or "unknown")
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if not wait and scheme.lower() == "bearer" and token.strip():
+    token = bearer_token()
+    if not wait and token is not None:
         # Keyed by a hash: the storage (maybe Redis) never holds a usable token.
-        token_key = hashlib.sha256(token.strip().encode()).hexdigest()[:32]
-        wait = ratelimits.hit(per_token, "kiosk-api-token", token_key)
+        wait = ratelimits.hit(per_token, "kiosk-api-token", hash_secret(token)[:32])
     return too_many(wait) if wait else None
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, ParamSpec
 
-from flask import abort, current_app, jsonify, request
+from flask import Response, abort, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from admin import sealing
@@ -58,7 +58,7 @@ def _json() -> dict[str, Any]:
     return body
 
 
-def _error(message: str, status: int, **extra: Any) -> ResponseReturnValue:
+def _error(message: str, status: int, **extra: Any) -> Response:
     response = jsonify({"error": message, **extra})
     response.status_code = status
     return response
@@ -158,8 +158,7 @@ def few_at_a_time(view: Callable[P, ResponseReturnValue]) -> Callable[P, Respons
     def wrapped(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
         slots = session_slots()
         if not slots.acquire(timeout=SESSION_SLOT_WAIT_SECONDS):
-            response = jsonify({"error": "the server is busy storing other sessions; try again shortly"})
-            response.status_code = 503
+            response = _error("the server is busy storing other sessions; try again shortly", 503)
             response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
             return response
         try:

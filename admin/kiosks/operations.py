@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import ColumnElement, func, literal, select
+from sqlalchemy import ColumnElement, func, select
 
 from admin import audit
 from admin.extensions import db
@@ -147,24 +147,17 @@ def revoke(kiosk: Kiosk) -> None:
 
 
 def branch_at_clause(
-    kiosk_id: int | ColumnElement[int],
-    fallback_branch_id: int | ColumnElement[int],
-    moment: datetime | ColumnElement[datetime],
+    kiosk_id: ColumnElement[int], fallback_branch_id: ColumnElement[int], moment: ColumnElement[datetime]
 ) -> ColumnElement[int]:
     """SQL for the branch a kiosk stood in at ``moment``: its placement then, its first
     placement for anything earlier, and ``fallback_branch_id`` (its branch) when it was never
-    placed (made before placements were kept). The arguments may be bound parameters, so a
-    statement built once serves every kiosk."""
+    placed (made before placements were kept). Bound parameters in, so a statement built once
+    serves every kiosk."""
     placements = select(KioskPlacement.branch_id).where(KioskPlacement.kiosk_id == kiosk_id).limit(1)
     return func.coalesce(
         placements.where(KioskPlacement.since <= moment)
         .order_by(KioskPlacement.since.desc(), KioskPlacement.id.desc())
         .scalar_subquery(),
         placements.order_by(KioskPlacement.since, KioskPlacement.id).scalar_subquery(),
-        fallback_branch_id if isinstance(fallback_branch_id, ColumnElement) else literal(fallback_branch_id),
+        fallback_branch_id,
     )
-
-
-def branch_at(kiosk: Kiosk, moment: datetime) -> int:
-    """The branch the kiosk stood in at ``moment`` (its first branch for anything earlier)."""
-    return int(db.session.scalar(select(branch_at_clause(kiosk.id, kiosk.branch_id, moment))))
