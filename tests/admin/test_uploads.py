@@ -34,7 +34,7 @@ from playwright.sync_api import Page, Route
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
-from admin import create_app
+from admin import create_app, resumable_sha256
 from admin.extensions import db
 from admin.kiosk_api import tus_operations
 from admin.kiosk_api.uploads import purge_expired_uploads
@@ -351,7 +351,7 @@ def test_chunks_with_checksums_make_a_stored_media(client: FlaskClient, app: Fla
 
 
 def hash_state_file(app: Flask, url: str) -> Path:
-    return Path(app.config["MEDIA_ROOT"]) / "uploads" / f"{url.rsplit('/', 1)[1]}.sha256state"
+    return partial_file(app, url).with_suffix(".sha256state")
 
 
 def count_whole_file_reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
@@ -431,6 +431,20 @@ def test_a_hash_state_that_cannot_be_written_does_not_fail_the_upload(
     assert_stored(app, url, data)
     # Each chunk caught the hash up from the file's bytes instead: no read of the whole at the end.
     assert reads == [] and not unwritable.exists()
+
+
+def test_without_a_resumable_hash_the_finished_file_is_read_once(
+    client: FlaskClient, app: Flask, kiosk: KioskAuth, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Where libcrypto's SHA256 functions cannot be found, uploads still work: hashed at the end.
+    monkeypatch.setattr(resumable_sha256, "available", lambda: False)
+    reads = count_whole_file_reads(monkeypatch)
+    data = VIDEO.read_bytes()
+    url = create_ok(client, kiosk, data)
+    for offset in range(0, len(data), 40_000):
+        assert patch(client, kiosk, url, offset, data[offset : offset + 40_000]).status_code == 204
+    assert_stored(app, url, data)
+    assert len(reads) == 1 and not hash_state_file(app, url).exists()
 
 
 def test_a_voice_answer_in_one_patch(client: FlaskClient, app: Flask, kiosk: KioskAuth) -> None:
