@@ -233,7 +233,7 @@ class Table:
     row_colours: list[str | None] = field(default_factory=list)
     row_links: list[str | None] = field(default_factory=list)
     # The inbox listing exactly the answers a number counts, per row and per number column (None:
-    # the inbox cannot list it, e.g. sessions, or an option's value, which it cannot filter on).
+    # the inbox cannot list it, e.g. sessions).
     cell_links: list[list[str | None]] = field(default_factory=list)
     footer_links: list[list[str | None]] = field(default_factory=list)
 

@@ -29,13 +29,17 @@ class Rules:
 
 @dataclass
 class PurgeReport:
-    recordings_removed: int = 0  # answers whose recording is gone now (the answer itself stays)
-    # The same per branch id, so a branch's dashboard can count its own.
+    # Answers whose recording was removed, per branch id, so a branch's dashboard counts its own.
     recordings_by_branch: Counter[int] = field(default_factory=Counter)
     taps_removed: int = 0  # tap answers deleted with their tags and notes
     sessions_removed: int = 0  # sessions left without any answer
     uploads_expired: int = 0
     files_to_remove: list[str] = field(default_factory=list)  # once the caller has committed
+
+    @property
+    def recordings_removed(self) -> int:
+        """Answers whose recording is gone now (the answer itself stays)."""
+        return self.recordings_by_branch.total()
 
 
 def purge(rules: Rules, now: datetime | None = None) -> PurgeReport:
@@ -58,7 +62,6 @@ def purge(rules: Rules, now: datetime | None = None) -> PurgeReport:
                 execution_options={"synchronize_session": False},
             )
         expired_shas.update(row.media_sha256 for row in expired)
-        report.recordings_removed += len(expired)
         report.recordings_by_branch.update(row.branch_id for row in expired)
     if rules.tap_days is not None:
         report.taps_removed, report.sessions_removed = _delete_taps(now - timedelta(days=rules.tap_days))
