@@ -133,7 +133,8 @@ def test_the_sync_backs_off_on_429_and_sends_everything_later(app: Flask, servic
         service.run_once()
     assert [s.uuid for s in service.outbox.unsent()] == [session]
     assert SyncService.backoff(1) <= 2.0
-    # The loop waits at least as long as the server's Retry-After, not just its own short backoff.
+    # The server's Retry-After (seconds left in its one-minute window) is kept for the loop, which
+    # sleeps the larger of it and its own backoff.
     assert 1 <= service.retry_after <= 60
     app.config["KIOSK_RATE_LIMIT_PER_TOKEN"] = "1200 per minute"
     service.run_once()
