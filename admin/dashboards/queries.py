@@ -287,8 +287,9 @@ class Totals:
         return self.positive / self.scale_answers if self.scale_answers else None
 
 
-def _positive_pairs() -> list[tuple[int, str]]:
-    """(question id, value) of every positive scale option."""
+def positive_pairs() -> list[tuple[int, str]]:
+    """(question id, value) of every positive scale option: read once per dashboard, passed to
+    the totals below."""
     questions = db.session.scalars(
         select(Question).where(Question.kind == QuestionKind.SCALE).options(selectinload(Question.options))
     ).all()
@@ -306,9 +307,11 @@ def _answer_sums(pairs: Sequence[tuple[int, str]]) -> tuple[Any, ...]:
     )
 
 
-def counted_totals(counts: Sequence[AnswerCount], sessions: int) -> Totals:
+def counted_totals(
+    counts: Sequence[AnswerCount], sessions: int, positive_pairs: Sequence[tuple[int, str]]
+) -> Totals:
     """The totals of the answers in ``answer_counts`` (and ``sessions``, counted elsewhere)."""
-    positive = set(_positive_pairs())
+    positive = set(positive_pairs)
     scale = [row for row in counts if row.kind is AnswerKind.SCALE]
     return Totals(
         sessions,
@@ -319,10 +322,12 @@ def counted_totals(counts: Sequence[AnswerCount], sessions: int) -> Totals:
     )
 
 
-def period_totals(scope: Scope, period: Period, zone: ZoneInfo) -> Totals:
+def period_totals(
+    scope: Scope, period: Period, zone: ZoneInfo, positive_pairs: Sequence[tuple[int, str]]
+) -> Totals:
     """Sessions, answers, recordings and positive scale answers of the period."""
     answers, recordings, scale, positive = db.session.execute(
-        select(*_answer_sums(_positive_pairs())).where(*_answers_in(scope, period, zone))
+        select(*_answer_sums(positive_pairs)).where(*_answers_in(scope, period, zone))
     ).one()
     sessions = db.session.scalar(select(func.count()).where(*_sessions_in(scope, period, zone))) or 0
     return Totals(sessions, answers, recordings, scale, positive)
@@ -335,13 +340,15 @@ class BranchTotals:
     totals: Totals = field(default_factory=Totals)
 
 
-def branch_comparison(scope: Scope, period: Period, zone: ZoneInfo) -> list[BranchTotals]:
+def branch_comparison(
+    scope: Scope, period: Period, zone: ZoneInfo, positive_pairs: Sequence[tuple[int, str]]
+) -> list[BranchTotals]:
     """The totals of every branch in the scope, side by side (branches without answers too)."""
     branches = db.session.execute(
         select(Branch.id, Branch.name).where(*scope.on(Branch.id)).order_by(Branch.name)
     ).all()
     answer_rows = db.session.execute(
-        select(Answer.branch_id, *_answer_sums(_positive_pairs()))
+        select(Answer.branch_id, *_answer_sums(positive_pairs))
         .where(*_answers_in(scope, period, zone))
         .group_by(Answer.branch_id)
     ).all()

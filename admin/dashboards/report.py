@@ -124,8 +124,9 @@ def build(user: User, args: DashboardArgs, branch_name: str | None, zone: ZoneIn
     """Every figure of one dashboard (the branch in ``args`` is already checked to be visible)."""
     scope = Scope(user, args.branch)
     period = args.period
+    positive = queries.positive_pairs()
     # Branches side by side: only across branches, and only when there are several to compare.
-    comparison = queries.branch_comparison(scope, period, zone) if args.branch is None else []
+    comparison = queries.branch_comparison(scope, period, zone, positive) if args.branch is None else []
     counts = queries.answer_counts(scope, period, args.per, zone)
     activity = queries.activity(scope, period, args.per, zone, counts)
     return Dashboard(
@@ -134,8 +135,8 @@ def build(user: User, args: DashboardArgs, branch_name: str | None, zone: ZoneIn
         activity=activity,
         distributions=queries.distributions(counts),
         tags=queries.tag_frequencies(scope, period, zone),
-        totals=queries.counted_totals(counts, sum(bucket.sessions for bucket in activity)),
-        previous_totals=queries.period_totals(scope, period.previous(), zone),
+        totals=queries.counted_totals(counts, sum(bucket.sessions for bucket in activity), positive),
+        previous_totals=queries.period_totals(scope, period.previous(), zone, positive),
         recordings_removed=queries.recordings_removed(scope, period, zone),
         branches=comparison if len(comparison) > 1 else [],
     )
