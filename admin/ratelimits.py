@@ -1,7 +1,8 @@
 """Rate limits checked by hand where a decorator cannot say it: per kiosk token, per address.
 
 They count in Flask-Limiter's own storage (Redis from REDIS_URL, shared by every worker; else
-memory, per worker process) with its strategy, so they obey RATELIMIT_ENABLED like the rest.
+memory, per worker process) with its strategy, so they obey RATELIMIT_ENABLED like the rest. With
+Redis away they count in the worker's memory meanwhile.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import math
 import time
 
 from limits import RateLimitItem, parse
+from limits.storage import MemoryStorage
+from limits.strategies import RateLimiter
 
 from admin.extensions import limiter
 
@@ -28,10 +31,22 @@ def hit(limit: RateLimitItem, *keys: str) -> int:
     if not limiter.enabled:
         return 0
     try:
-        if limiter.limiter.hit(limit, *keys):
-            return 0
-        reset_at, _remaining = limiter.limiter.get_window_stats(limit, *keys)
-    except Exception:  # the storage (Redis) is away: kiosks keep syncing rather than all failing
-        log.warning("rate-limit storage unreachable; %s not counted", keys[0], exc_info=True)
+        return _wait(limiter.limiter, limit, keys)
+    except Exception:  # the storage (Redis) is away: count in this worker, as Flask-Limiter does
+        log.warning("rate-limit storage unreachable; %s counted in this worker's memory", keys[0])
+        return _wait(_in_memory(), limit, keys)
+
+
+def _wait(strategy: RateLimiter, limit: RateLimitItem, keys: tuple[str, ...]) -> int:
+    if strategy.hit(limit, *keys):
         return 0
+    reset_at, _remaining = strategy.get_window_stats(limit, *keys)
     return max(1, math.ceil(reset_at - time.time()))
+
+
+@functools.cache
+def _in_memory() -> RateLimiter:
+    """Flask-Limiter's strategy over this worker's memory: its own fallback switches on only when
+    one of its decorated limits fails, which these hand-checked limits would never trigger."""
+    strategy: RateLimiter = type(limiter.limiter)(MemoryStorage())
+    return strategy
