@@ -37,7 +37,11 @@ def login(client: FlaskClient, email: str, password: str = PASSWORD) -> int:
 
 
 def next_code(app: Flask, email: str, at: float | None = None) -> str:
-    """A two-step code the account has not used yet: the earliest step the server takes at ``at``."""
+    """A two-step code the account has not used yet, valid for at least one more 30 s step.
+
+    The step before the current one is accepted too, but it expires at the next step boundary,
+    perhaps before the browser submits it; so only the current and the next step are handed out,
+    waiting for a new step when both are used."""
     from admin.accounts import two_step
     from admin.extensions import db
     from admin.models import User
@@ -48,11 +52,14 @@ def next_code(app: Flask, email: str, at: float | None = None) -> str:
         secret, last = user.totp_secret, user.totp_last_step
         db.session.remove()
     totp = pyotp.TOTP(secret)
-    current = totp.timecode(time.time() if at is None else at)
-    for step in range(current - two_step.DRIFT_STEPS, current + two_step.DRIFT_STEPS + 1):
-        if last is None or step > last:
-            return totp.generate_otp(step)
-    raise AssertionError(f"{email} signed in too often in a minute for fresh codes")
+    while True:
+        moment = time.time() if at is None else at
+        current = totp.timecode(moment)
+        for step in range(current, current + two_step.DRIFT_STEPS + 1):
+            if last is None or step > last:
+                return totp.generate_otp(step)
+        assert at is None, f"{email} has used every code of {at}"
+        time.sleep(totp.interval - moment % totp.interval + 0.05)
 
 
 # Base URL of each running live server → its app, so a browser sign-in can find a fresh code.
