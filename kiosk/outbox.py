@@ -4,6 +4,10 @@ SQLite in WAL mode with ``synchronous=FULL``, shared by the kiosk service and th
 Every change is one transaction. A recording counts as given only once its file is fsynced, its
 sha256 stored and an answer points at it; ``recover()`` runs at start-up and removes what a
 crash left half-made.
+
+Python's own sqlite3, not SQLAlchemy: importing SQLAlchemy costs the kiosk service about 19 MB
+of memory (13 for its core alone), a tenth of its budget while recording. The schema and the
+stored formats are the ones SQLAlchemy wrote, so outboxes made by earlier versions open as they are.
 """
 
 from __future__ import annotations
@@ -11,56 +15,84 @@ from __future__ import annotations
 import enum
 import os
 import shutil
+import sqlite3
+import threading
 import uuid as uuid_module
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import (
-    DateTime,
-    Engine,
-    ForeignKey,
-    MetaData,
-    String,
-    TypeDecorator,
-    create_engine,
-    event,
-    select,
-    text,
-)
-from sqlalchemy.orm import (
-    DeclarativeBase,
-    Mapped,
-    Session,
-    mapped_column,
-    registry,
-    relationship,
-    sessionmaker,
-)
+from typing import Any, TypeVar
 
 SCHEMA_VERSION = 2
+RowT = TypeVar("RowT")
+
+# Version 2; version 1 had no parent_consent. Column types are those SQLAlchemy created.
+SCHEMA = """
+CREATE TABLE sessions (
+    uuid VARCHAR(36) NOT NULL PRIMARY KEY,
+    questionnaire_id VARCHAR(64) NOT NULL,
+    questionnaire_version INTEGER,
+    language VARCHAR(5) NOT NULL,
+    consent BOOLEAN NOT NULL,
+    consent_version VARCHAR(40),
+    parent_consent BOOLEAN,
+    started_at DATETIME NOT NULL,
+    finished_at DATETIME,
+    sync_error VARCHAR(500)
+);
+CREATE TABLE recordings (
+    uuid VARCHAR(36) NOT NULL PRIMARY KEY,
+    kind VARCHAR(8) NOT NULL,
+    file_name VARCHAR(80) NOT NULL,
+    sha256 VARCHAR(64) NOT NULL,
+    size INTEGER NOT NULL,
+    duration DOUBLE NOT NULL,
+    state VARCHAR(8) NOT NULL,
+    created_at DATETIME NOT NULL,
+    upload_url VARCHAR(500),
+    uploaded_at DATETIME
+);
+CREATE TABLE answers (
+    uuid VARCHAR(36) NOT NULL PRIMARY KEY,
+    session_uuid VARCHAR(36) NOT NULL REFERENCES sessions (uuid) ON DELETE CASCADE,
+    question_id VARCHAR(64) NOT NULL,
+    kind VARCHAR(8) NOT NULL,
+    value VARCHAR(40),
+    recording_uuid VARCHAR(36) REFERENCES recordings (uuid),
+    answered_at DATETIME NOT NULL
+);
+CREATE INDEX ix_answers_session_uuid ON answers (session_uuid);
+"""
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class _UTC(TypeDecorator[datetime]):
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        return value.astimezone(UTC).replace(tzinfo=None) if value else None
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        return value.replace(tzinfo=UTC) if value else None
+def _stored(moment: datetime | None) -> str | None:
+    """A moment as stored: naive UTC text with microseconds, which sorts by time."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-class Base(DeclarativeBase):
-    registry = registry(metadata=MetaData(), type_annotation_map={datetime: _UTC})
+def _moment(stored: str) -> datetime:
+    return datetime.fromisoformat(stored).replace(tzinfo=UTC)
+
+
+def _moment_or_none(stored: str | None) -> datetime | None:
+    return _moment(stored) if stored else None
+
+
+def _from_row(cls: type[RowT], row: sqlite3.Row, **converted: Any) -> RowT:
+    """A row as its dataclass (columns and fields share their names), some values converted."""
+    return cls(**{**{key: row[key] for key in row.keys()}, **converted})  # noqa: SIM118 - a Row, not a dict
+
+
+def _flag(stored: int | None) -> bool | None:
+    return None if stored is None else bool(stored)
 
 
 class RecordingState(enum.StrEnum):
@@ -68,59 +100,68 @@ class RecordingState(enum.StrEnum):
     GIVEN = "given"  # part of a confirmed answer
 
 
-class OutboxSession(Base):
-    __tablename__ = "sessions"
+@dataclass
+class OutboxRecording:
+    uuid: str
+    kind: str  # video | voice
+    file_name: str
+    sha256: str
+    size: int
+    duration: float
+    state: str
+    created_at: datetime
+    upload_url: str | None  # the tus upload, to resume it
+    uploaded_at: datetime | None
 
-    uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
-    questionnaire_id: Mapped[str] = mapped_column(String(64))
-    questionnaire_version: Mapped[int | None]
-    language: Mapped[str] = mapped_column(String(5))
-    consent: Mapped[bool]
-    consent_version: Mapped[str | None] = mapped_column(String(40))
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> OutboxRecording:
+        return _from_row(
+            cls, row, created_at=_moment(row["created_at"]), uploaded_at=_moment_or_none(row["uploaded_at"])
+        )
+
+
+@dataclass
+class OutboxAnswer:
+    uuid: str
+    session_uuid: str
+    question_id: str
+    kind: str  # scale | choice | video | voice
+    value: str | None
+    recording_uuid: str | None
+    answered_at: datetime
+    recording: OutboxRecording | None = None
+
+
+@dataclass
+class OutboxSession:
+    uuid: str
+    questionnaire_id: str
+    questionnaire_version: int | None
+    language: str
+    consent: bool
+    consent_version: str | None
     # The parent-or-carer step: None when it was not asked; False allows taps only.
-    parent_consent: Mapped[bool | None]
-    started_at: Mapped[datetime]
-    finished_at: Mapped[datetime | None]
+    parent_consent: bool | None
+    started_at: datetime
+    finished_at: datetime | None
     # Why the server refused it (a 409 conflict or a 422); kept, never deleted, for a person to look at.
-    sync_error: Mapped[str | None] = mapped_column(String(500))
+    sync_error: str | None
+    answers: list[OutboxAnswer] = field(default_factory=list)  # oldest first
 
-    answers: Mapped[list[OutboxAnswer]] = relationship(
-        back_populates="session", cascade="all, delete-orphan", order_by="OutboxAnswer.answered_at"
-    )
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> OutboxSession:
+        return _from_row(
+            cls,
+            row,
+            consent=bool(row["consent"]),
+            parent_consent=_flag(row["parent_consent"]),
+            started_at=_moment(row["started_at"]),
+            finished_at=_moment_or_none(row["finished_at"]),
+        )
 
     @property
     def may_record(self) -> bool:
         return self.consent and self.parent_consent is not False
-
-
-class OutboxRecording(Base):
-    __tablename__ = "recordings"
-
-    uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(8))  # video | voice
-    file_name: Mapped[str] = mapped_column(String(80))
-    sha256: Mapped[str] = mapped_column(String(64))
-    size: Mapped[int]
-    duration: Mapped[float]
-    state: Mapped[str] = mapped_column(String(8), default=RecordingState.REVIEW.value)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    upload_url: Mapped[str | None] = mapped_column(String(500))  # the tus upload, to resume it
-    uploaded_at: Mapped[datetime | None]
-
-
-class OutboxAnswer(Base):
-    __tablename__ = "answers"
-
-    uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
-    session_uuid: Mapped[str] = mapped_column(ForeignKey("sessions.uuid", ondelete="CASCADE"), index=True)
-    question_id: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(8))  # scale | choice | video | voice
-    value: Mapped[str | None] = mapped_column(String(40))
-    recording_uuid: Mapped[str | None] = mapped_column(ForeignKey("recordings.uuid"))
-    answered_at: Mapped[datetime]
-
-    session: Mapped[OutboxSession] = relationship(back_populates="answers")
-    recording: Mapped[OutboxRecording | None] = relationship()
 
 
 class OutboxError(ValueError):
@@ -143,22 +184,42 @@ TAP_KINDS = ("scale", "choice")
 
 
 class Outbox:
+    """The outbox of one kiosk. One connection per process, one transaction at a time."""
+
     def __init__(self, database: Path, recordings_dir: Path) -> None:
         self.database = database
         self.recordings_dir = recordings_dir
         database.parent.mkdir(parents=True, exist_ok=True)
         recordings_dir.mkdir(parents=True, exist_ok=True)
-        self.engine = _engine(database)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        _migrate(self.engine)
+        self._lock = threading.Lock()  # the kiosk service answers requests on several threads
+        self._connection: sqlite3.Connection | None = _connect(database)
+        with self.transaction() as db:
+            _migrate(db)
 
     def close(self) -> None:
-        self.engine.dispose()
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        with self._sessions.begin() as session:
-            yield session
+    def transaction(self, write: bool = True) -> Iterator[sqlite3.Connection]:
+        """One transaction; one that writes holds SQLite's write lock from its start.
+
+        A deferred transaction that reads and then writes fails at once, without waiting, when
+        the other process wrote in between; reading alone sees one consistent snapshot."""
+        with self._lock:
+            db = self._connection
+            if db is None:
+                raise OutboxError("the outbox is closed")
+            db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:  # SQLite may have rolled back already (a full disk)
+                    db.execute("ROLLBACK")
+                raise
 
     # --- visitors' sessions ------------------------------------------------------------------
 
@@ -174,19 +235,21 @@ class Outbox:
     ) -> str:
         session_uuid = session_uuid or str(uuid_module.uuid4())
         with self.transaction() as db:
-            if db.get(OutboxSession, session_uuid) is None:
-                db.add(
-                    OutboxSession(
-                        uuid=session_uuid,
-                        questionnaire_id=questionnaire_id,
-                        questionnaire_version=questionnaire_version,
-                        language=language,
-                        consent=consent,
-                        consent_version=consent_version if consent else None,
-                        parent_consent=parent_consent,
-                        started_at=utcnow(),
-                    )
-                )
+            db.execute(
+                "INSERT INTO sessions (uuid, questionnaire_id, questionnaire_version, language, consent,"
+                " consent_version, parent_consent, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (uuid) DO NOTHING",
+                (
+                    session_uuid,
+                    questionnaire_id,
+                    questionnaire_version,
+                    language,
+                    consent,
+                    consent_version if consent else None,
+                    parent_consent,
+                    _stored(utcnow()),
+                ),
+            )
         return session_uuid
 
     def add_answer(
@@ -200,8 +263,8 @@ class Outbox:
     ) -> None:
         """Store a confirmed answer; the same answer uuid again changes nothing."""
         with self.transaction() as db:
-            session = self._open_session(db, session_uuid)
-            if db.get(OutboxAnswer, answer_uuid) is not None:
+            session = _open_session(db, session_uuid)
+            if db.execute("SELECT 1 FROM answers WHERE uuid = ?", (answer_uuid,)).fetchone():
                 return
             if kind in TAP_KINDS:
                 if not value or recording_uuid:
@@ -209,55 +272,51 @@ class Outbox:
             elif kind in RECORDING_KINDS:
                 if not session.may_record:
                     raise OutboxError("no recording without the visitor's consent")
-                recording = db.get(OutboxRecording, recording_uuid) if recording_uuid else None
+                recording = _recording(db, recording_uuid) if recording_uuid else None
                 if recording is None or recording.state != RecordingState.REVIEW or recording.kind != kind:
                     raise OutboxError("this recording does not exist or was already given")
-                recording.state = RecordingState.GIVEN.value
+                db.execute(
+                    "UPDATE recordings SET state = ? WHERE uuid = ?",
+                    (RecordingState.GIVEN.value, recording_uuid),
+                )
             else:
                 raise OutboxError(f"unknown answer kind {kind!r}")
-            db.add(
-                OutboxAnswer(
-                    uuid=answer_uuid,
-                    session_uuid=session_uuid,
-                    question_id=question_id,
-                    kind=kind,
-                    value=value,
-                    recording_uuid=recording_uuid,
-                    answered_at=utcnow(),
-                )
+            db.execute(
+                "INSERT INTO answers (uuid, session_uuid, question_id, kind, value, recording_uuid,"
+                " answered_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (answer_uuid, session_uuid, question_id, kind, value, recording_uuid, _stored(utcnow())),
             )
 
     def take_back(self, session_uuid: str, answer_uuid: str) -> None:
         """The visitor undid an answer: it goes, with its recording."""
         with self.transaction() as db:
-            self._open_session(db, session_uuid)
-            answer = db.get(OutboxAnswer, answer_uuid)
-            if answer is None or answer.session_uuid != session_uuid:
+            _open_session(db, session_uuid)
+            row = db.execute(
+                "SELECT recording_uuid FROM answers WHERE uuid = ? AND session_uuid = ?",
+                (answer_uuid, session_uuid),
+            ).fetchone()
+            if row is None:
                 return
-            recording = answer.recording
-            db.delete(answer)
+            recording = _recording(db, row["recording_uuid"]) if row["recording_uuid"] else None
+            db.execute("DELETE FROM answers WHERE uuid = ?", (answer_uuid,))
             if recording is not None:
-                db.delete(recording)
+                db.execute("DELETE FROM recordings WHERE uuid = ?", (recording.uuid,))
         if recording is not None:
             self._remove_file(recording.file_name)
 
     def finish_session(self, session_uuid: str) -> None:
         with self.transaction() as db:
-            session = db.get(OutboxSession, session_uuid)
+            session = _session(db, session_uuid)
             if session is None or session.finished_at is not None:
                 return
-            if not session.answers:
-                db.delete(session)  # a visitor who answered nothing leaves nothing
+            if not _has_answers(db, session_uuid):
+                db.execute(
+                    "DELETE FROM sessions WHERE uuid = ?", (session_uuid,)
+                )  # nothing answered, nothing kept
             else:
-                session.finished_at = utcnow()
-
-    def _open_session(self, db: Session, session_uuid: str) -> OutboxSession:
-        session = db.get(OutboxSession, session_uuid)
-        if session is None:
-            raise OutboxError("unknown session")
-        if session.finished_at is not None:
-            raise OutboxError("this session is finished")
-        return session
+                db.execute(
+                    "UPDATE sessions SET finished_at = ? WHERE uuid = ?", (_stored(utcnow()), session_uuid)
+                )
 
     # --- recordings ----------------------------------------------------------------------------
 
@@ -275,29 +334,33 @@ class Outbox:
         if path.parent != self.recordings_dir:
             raise OutboxError("recordings live in the recordings folder")
         with self.transaction() as db:
-            db.add(
-                OutboxRecording(
-                    uuid=recording_uuid,
-                    kind=kind,
-                    file_name=path.name,
-                    sha256=sha256,
-                    size=size,
-                    duration=duration,
-                )
+            db.execute(
+                "INSERT INTO recordings (uuid, kind, file_name, sha256, size, duration, state, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    recording_uuid,
+                    kind,
+                    path.name,
+                    sha256,
+                    size,
+                    duration,
+                    RecordingState.REVIEW.value,
+                    _stored(utcnow()),
+                ),
             )
 
     def discard_recording(self, recording_uuid: str) -> None:
         """Throw away a recording that is not part of an answer."""
         with self.transaction() as db:
-            recording = db.get(OutboxRecording, recording_uuid)
+            recording = _recording(db, recording_uuid)
             if recording is None or recording.state != RecordingState.REVIEW:
                 return
-            db.delete(recording)
+            db.execute("DELETE FROM recordings WHERE uuid = ?", (recording_uuid,))
         self._remove_file(recording.file_name)
 
     def recording(self, recording_uuid: str) -> OutboxRecording | None:
-        with self.transaction() as db:
-            return db.get(OutboxRecording, recording_uuid)
+        with self.transaction(write=False) as db:
+            return _recording(db, recording_uuid)
 
     def file_of(self, recording: OutboxRecording) -> Path:
         return self.recordings_dir / recording.file_name
@@ -309,15 +372,21 @@ class Outbox:
     # --- reading ---------------------------------------------------------------------------------
 
     def sessions(self, finished_only: bool = False) -> list[OutboxSession]:
-        with self.transaction() as db:
-            query = select(OutboxSession).order_by(OutboxSession.started_at)
-            if finished_only:
-                query = query.where(OutboxSession.finished_at.is_not(None))
-            sessions = list(db.scalars(query))
-            for session in sessions:
-                for answer in session.answers:
-                    _ = answer.recording  # load while the session is open
-            return sessions
+        """Sessions, oldest first, each with its answers and their recordings."""
+        where = "WHERE finished_at IS NOT NULL" if finished_only else ""
+        with self.transaction(write=False) as db:
+            sessions = {
+                row["uuid"]: OutboxSession.from_row(row)
+                for row in db.execute(f"SELECT * FROM sessions {where} ORDER BY started_at")
+            }
+            recordings = {
+                row["uuid"]: OutboxRecording.from_row(row) for row in db.execute("SELECT * FROM recordings")
+            }
+            for row in db.execute("SELECT * FROM answers ORDER BY answered_at"):
+                session = sessions.get(row["session_uuid"])
+                if session is not None:
+                    session.answers.append(_answer(row, recordings))
+        return list(sessions.values())
 
     def unsent(self) -> list[OutboxSession]:
         """Finished sessions the server has not confirmed and not refused, oldest first."""
@@ -325,39 +394,33 @@ class Outbox:
 
     def set_upload_url(self, recording_uuid: str, url: str | None) -> None:
         with self.transaction() as db:
-            recording = db.get(OutboxRecording, recording_uuid)
-            if recording is not None:
-                recording.upload_url = url
-                recording.uploaded_at = None
+            db.execute(
+                "UPDATE recordings SET upload_url = ?, uploaded_at = NULL WHERE uuid = ?",
+                (url, recording_uuid),
+            )
 
     def mark_uploaded(self, recording_uuid: str) -> None:
         with self.transaction() as db:
-            recording = db.get(OutboxRecording, recording_uuid)
-            if recording is not None:
-                recording.uploaded_at = utcnow()
+            db.execute(
+                "UPDATE recordings SET uploaded_at = ? WHERE uuid = ?", (_stored(utcnow()), recording_uuid)
+            )
 
     def mark_refused(self, session_uuid: str, reason: str) -> None:
         with self.transaction() as db:
-            session = db.get(OutboxSession, session_uuid)
-            if session is not None:
-                session.sync_error = reason[:500]
+            db.execute("UPDATE sessions SET sync_error = ? WHERE uuid = ?", (reason[:500], session_uuid))
 
     def confirm(self, session_uuid: str) -> None:
         """The server stored the session: only now do its answers and recordings leave the kiosk."""
-        files: list[str] = []
         with self.transaction() as db:
-            session = db.get(OutboxSession, session_uuid)
-            if session is None:
-                return
-            recordings = [a.recording for a in session.answers if a.recording is not None]
-            # The answers (deleted with their session) point at the recordings: they go first.
-            # Deleting a recording before them failed the foreign key as soon as a session had
-            # two recordings (loading the next answer's recording flushed the first delete).
-            db.delete(session)
-            db.flush()
-            for recording in recordings:
-                files.append(recording.file_name)
-                db.delete(recording)
+            recordings = db.execute(
+                "SELECT r.uuid, r.file_name FROM answers a JOIN recordings r ON r.uuid = a.recording_uuid"
+                " WHERE a.session_uuid = ?",
+                (session_uuid,),
+            ).fetchall()
+            # Its answers go with it (ON DELETE CASCADE); they point at the recordings, so first.
+            db.execute("DELETE FROM sessions WHERE uuid = ?", (session_uuid,))
+            db.executemany("DELETE FROM recordings WHERE uuid = ?", [(r["uuid"],) for r in recordings])
+        files = [r["file_name"] for r in recordings]
         for file_name in files:
             (self.recordings_dir / file_name).unlink(missing_ok=True)
         if files:
@@ -371,62 +434,95 @@ class Outbox:
     def recover(self) -> RecoveryReport:
         """Make the outbox consistent again after a crash or power loss."""
         report = RecoveryReport()
-        with self.engine.connect() as connection:
-            report.integrity = str(connection.exec_driver_sql("PRAGMA integrity_check").scalar())
         for partial in sorted(self.recordings_dir.glob("*.part")):
             partial.unlink()
             report.partial_files_removed.append(partial.name)
         with self.transaction() as db:
-            unsent = select(OutboxRecording).where(OutboxRecording.state == RecordingState.REVIEW)
-            for recording in list(db.scalars(unsent)):
+            report.integrity = str(db.execute("PRAGMA integrity_check").fetchone()[0])
+            unsent = db.execute(
+                "SELECT file_name FROM recordings WHERE state = ?", (RecordingState.REVIEW.value,)
+            )
+            for row in unsent.fetchall():
                 # Nobody pressed "send" before the crash: the visitor did not give it.
-                (self.recordings_dir / recording.file_name).unlink(missing_ok=True)
-                db.delete(recording)
+                (self.recordings_dir / row["file_name"]).unlink(missing_ok=True)
                 report.unsent_reviews_removed += 1
-            db.flush()
-            known = set(db.scalars(select(OutboxRecording.file_name)))
+            db.execute("DELETE FROM recordings WHERE state = ?", (RecordingState.REVIEW.value,))
+            known = {row["file_name"] for row in db.execute("SELECT file_name FROM recordings")}
             for path in sorted(self.recordings_dir.iterdir()):
                 if path.is_file() and path.name not in known:
                     path.unlink()
                     report.orphan_files_removed.append(path.name)
             report.missing_files = sorted(n for n in known if not (self.recordings_dir / n).is_file())
-            for session in list(db.scalars(select(OutboxSession).where(OutboxSession.finished_at.is_(None)))):
-                # The visitor is gone: close the session with what was confirmed.
-                if session.answers:
-                    session.finished_at = session.answers[-1].answered_at
+            # The visitor is gone: close each open session with what was confirmed.
+            open_sessions = [
+                row["uuid"] for row in db.execute("SELECT uuid FROM sessions WHERE finished_at IS NULL")
+            ]
+            for session_uuid in open_sessions:
+                last = db.execute(
+                    "SELECT max(answered_at) FROM answers WHERE session_uuid = ?", (session_uuid,)
+                ).fetchone()[0]
+                if last is not None:
+                    db.execute("UPDATE sessions SET finished_at = ? WHERE uuid = ?", (last, session_uuid))
                     report.sessions_closed += 1
                 else:
-                    db.delete(session)
+                    db.execute("DELETE FROM sessions WHERE uuid = ?", (session_uuid,))
                     report.empty_sessions_removed += 1
         _fsync_dir(self.recordings_dir)
         return report
 
 
-def _engine(database: Path) -> Engine:
-    engine = create_engine(f"sqlite:///{database}", connect_args={"timeout": 30})
-
-    @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")  # a commit survives a power cut
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    return engine
+def _session(db: sqlite3.Connection, session_uuid: str) -> OutboxSession | None:
+    row = db.execute("SELECT * FROM sessions WHERE uuid = ?", (session_uuid,)).fetchone()
+    return OutboxSession.from_row(row) if row else None
 
 
-def _migrate(engine: Engine) -> None:
+def _open_session(db: sqlite3.Connection, session_uuid: str) -> OutboxSession:
+    session = _session(db, session_uuid)
+    if session is None:
+        raise OutboxError("unknown session")
+    if session.finished_at is not None:
+        raise OutboxError("this session is finished")
+    return session
+
+
+def _has_answers(db: sqlite3.Connection, session_uuid: str) -> bool:
+    return (
+        db.execute("SELECT 1 FROM answers WHERE session_uuid = ? LIMIT 1", (session_uuid,)).fetchone()
+        is not None
+    )
+
+
+def _recording(db: sqlite3.Connection, recording_uuid: str) -> OutboxRecording | None:
+    row = db.execute("SELECT * FROM recordings WHERE uuid = ?", (recording_uuid,)).fetchone()
+    return OutboxRecording.from_row(row) if row else None
+
+
+def _answer(row: sqlite3.Row, recordings: dict[str, OutboxRecording]) -> OutboxAnswer:
+    recording = recordings.get(row["recording_uuid"]) if row["recording_uuid"] else None
+    return _from_row(OutboxAnswer, row, answered_at=_moment(row["answered_at"]), recording=recording)
+
+
+def _connect(database: Path) -> sqlite3.Connection:
+    # isolation_level=None: transactions are begun and ended by Outbox.transaction alone.
+    connection = sqlite3.connect(database, timeout=30, isolation_level=None, check_same_thread=False)
+    connection.row_factory = sqlite3.Row
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=FULL")  # a commit survives a power cut
+    connection.execute("PRAGMA foreign_keys=ON")
+    return connection
+
+
+def _migrate(db: sqlite3.Connection) -> None:
     """The outbox schema, versioned by SQLite's user_version; updates add steps here."""
-    with engine.begin() as connection:
-        version = connection.exec_driver_sql("PRAGMA user_version").scalar() or 0
-        if version > SCHEMA_VERSION:
-            raise RuntimeError(f"the outbox is from a newer kiosk version ({version} > {SCHEMA_VERSION})")
-        if version < 1:
-            Base.metadata.create_all(connection)
-        elif version < 2:
-            connection.exec_driver_sql("ALTER TABLE sessions ADD COLUMN parent_consent BOOLEAN")
-        connection.execute(text(f"PRAGMA user_version = {SCHEMA_VERSION}"))
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(f"the outbox is from a newer kiosk version ({version} > {SCHEMA_VERSION})")
+    if version < 1:
+        for statement in filter(str.strip, SCHEMA.split(";")):
+            db.execute(statement)
+    elif version < 2:
+        db.execute("ALTER TABLE sessions ADD COLUMN parent_consent BOOLEAN")
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 def _fsync_dir(directory: Path) -> None:

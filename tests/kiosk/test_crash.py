@@ -45,8 +45,8 @@ def tap(kiosk: Kiosk, session: str, value: str = "4") -> str:
 def integrity(kiosk: Kiosk) -> str:
     outbox = Outbox(kiosk.data_dir / "outbox.sqlite3", kiosk.recordings_dir)
     try:
-        with outbox.engine.connect() as connection:
-            return str(connection.exec_driver_sql("PRAGMA integrity_check").scalar())
+        with outbox.transaction(write=False) as db:
+            return str(db.execute("PRAGMA integrity_check").fetchone()[0])
     finally:
         outbox.close()
 
@@ -109,7 +109,8 @@ def test_killed_while_answers_are_written(start_kiosk: StartKiosk) -> None:
         stop = threading.Event()
         writer = threading.Thread(target=visitors, args=(kiosk, random.Random(seed), confirmed, stop))
         writer.start()
-        time.sleep(rng.uniform(0.3, 1.5))
+        kiosk.wait_for(lambda answers=confirmed: bool(answers), "a first confirmed answer")
+        time.sleep(rng.uniform(0.0, 1.2))
         kiosk.kill()
         stop.set()
         writer.join(15)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -30,9 +35,9 @@ def fake_recording(outbox: Outbox, kind: str = "video", content: bytes = b"fragm
 
 
 def test_wal_and_full_sync_are_on(outbox: Outbox) -> None:
-    with outbox.engine.connect() as connection:
-        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    with outbox.transaction(write=False) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
 
 
 def test_a_session_with_a_tap_and_a_recording(outbox: Outbox) -> None:
@@ -60,8 +65,8 @@ def test_confirming_a_session_with_two_recordings_removes_them(outbox: Outbox) -
     outbox.confirm(session)
     assert outbox.sessions() == []
     assert list(outbox.recordings_dir.iterdir()) == []
-    with outbox.engine.connect() as connection:
-        assert connection.exec_driver_sql("SELECT count(*) FROM recordings").scalar() == 0
+    with outbox.transaction(write=False) as db:
+        assert db.execute("SELECT count(*) FROM recordings").fetchone()[0] == 0
 
 
 def test_no_recording_without_consent(outbox: Outbox) -> None:
@@ -133,8 +138,8 @@ def test_recovery_removes_what_a_crash_left_half_made(outbox: Outbox) -> None:
 
 def test_a_newer_outbox_is_not_touched(tmp_path: Path) -> None:
     box = Outbox(tmp_path / "o.sqlite3", tmp_path / "r")
-    with box.engine.begin() as connection:
-        connection.exec_driver_sql("PRAGMA user_version = 99")
+    with box.transaction() as db:
+        db.execute("PRAGMA user_version = 99")
     box.close()
     with pytest.raises(RuntimeError, match="newer kiosk version"):
         Outbox(tmp_path / "o.sqlite3", tmp_path / "r")
@@ -159,15 +164,126 @@ def test_a_parent_s_no_allows_taps_but_no_recording(outbox: Outbox) -> None:
 def test_an_outbox_from_before_the_parent_step_is_brought_up_to_date(tmp_path: Path) -> None:
     box = Outbox(tmp_path / "o.sqlite3", tmp_path / "r")
     kept = box.start_session("default", 3, "nl", consent=True, consent_version="2026-1")
-    with box.engine.begin() as connection:  # the version 1 schema: no parent_consent column
-        connection.exec_driver_sql("ALTER TABLE sessions DROP COLUMN parent_consent")
-        connection.exec_driver_sql("PRAGMA user_version = 1")
+    with box.transaction() as db:  # the version 1 schema: no parent_consent column
+        db.execute("ALTER TABLE sessions DROP COLUMN parent_consent")
+        db.execute("PRAGMA user_version = 1")
     box.close()
     box = Outbox(tmp_path / "o.sqlite3", tmp_path / "r")
     try:
-        with box.engine.connect() as connection:
-            assert connection.exec_driver_sql("PRAGMA user_version").scalar() == 2
+        with box.transaction(write=False) as db:
+            assert db.execute("PRAGMA user_version").fetchone()[0] == 2
         [session] = box.sessions()
         assert session.uuid == kept and session.consent and session.parent_consent is None
     finally:
         box.close()
+
+
+# What SQLAlchemy wrote when it kept the outbox (up to version 0.1 of the kiosk), byte for byte:
+# a kiosk updated in the field opens its outbox as it is, with the answers that wait in it.
+SQLALCHEMY_SCHEMA = """
+CREATE TABLE sessions (
+	uuid VARCHAR(36) NOT NULL, questionnaire_id VARCHAR(64) NOT NULL, questionnaire_version INTEGER,
+	language VARCHAR(5) NOT NULL, consent BOOLEAN NOT NULL, consent_version VARCHAR(40),
+	parent_consent BOOLEAN, started_at DATETIME NOT NULL, finished_at DATETIME,
+	sync_error VARCHAR(500), PRIMARY KEY (uuid));
+CREATE TABLE recordings (
+	uuid VARCHAR(36) NOT NULL, kind VARCHAR(8) NOT NULL, file_name VARCHAR(80) NOT NULL,
+	sha256 VARCHAR(64) NOT NULL, size INTEGER NOT NULL, duration DOUBLE NOT NULL,
+	state VARCHAR(8) NOT NULL, created_at DATETIME NOT NULL, upload_url VARCHAR(500),
+	uploaded_at DATETIME, PRIMARY KEY (uuid));
+CREATE TABLE answers (
+	uuid VARCHAR(36) NOT NULL, session_uuid VARCHAR(36) NOT NULL, question_id VARCHAR(64) NOT NULL,
+	kind VARCHAR(8) NOT NULL, value VARCHAR(40), recording_uuid VARCHAR(36),
+	answered_at DATETIME NOT NULL, PRIMARY KEY (uuid),
+	FOREIGN KEY(session_uuid) REFERENCES sessions (uuid) ON DELETE CASCADE,
+	FOREIGN KEY(recording_uuid) REFERENCES recordings (uuid));
+CREATE INDEX ix_answers_session_uuid ON answers (session_uuid);
+INSERT INTO sessions VALUES ('s-1', 'default', 3, 'nl', 1, '2026-1', NULL,
+	'2026-11-20 14:03:07.250000', '2026-11-20 14:04:11.000001', NULL);
+INSERT INTO recordings VALUES ('r-1', 'video', 'r-1.mp4', 'ab', 14, 2.5, 'given',
+	'2026-11-20 14:03:30.000000', 'http://server/api/kiosk/uploads/u-1', NULL);
+INSERT INTO answers VALUES ('a-2', 's-1', 'improve', 'video', NULL, 'r-1', '2026-11-20 14:03:40.500000');
+INSERT INTO answers VALUES ('a-1', 's-1', 'satisfaction', 'scale', '4', NULL, '2026-11-20 14:03:09.000000');
+PRAGMA user_version = 2;
+"""
+
+
+def test_an_outbox_written_by_sqlalchemy_opens_with_its_answers(tmp_path: Path) -> None:
+    database = tmp_path / "outbox.sqlite3"
+    with closing(sqlite3.connect(database)) as connection:
+        connection.executescript(SQLALCHEMY_SCHEMA)
+    (tmp_path / "recordings").mkdir()
+    (tmp_path / "recordings" / "r-1.mp4").write_bytes(b"fragmented mp4")
+    box = Outbox(database, tmp_path / "recordings")
+    try:
+        assert box.recover().missing_files == []
+        [session] = box.unsent()
+        assert (session.uuid, session.questionnaire_version, session.consent) == ("s-1", 3, True)
+        assert session.parent_consent is None and session.may_record
+        assert session.started_at == datetime(2026, 11, 20, 14, 3, 7, 250000, tzinfo=UTC)
+        assert session.finished_at == datetime(2026, 11, 20, 14, 4, 11, 1, tzinfo=UTC)
+        assert [a.uuid for a in session.answers] == ["a-1", "a-2"]  # in the order given
+        recording = session.answers[1].recording
+        assert recording is not None and recording.upload_url == "http://server/api/kiosk/uploads/u-1"
+        assert (recording.size, recording.duration, recording.uploaded_at) == (14, 2.5, None)
+        box.mark_uploaded("r-1")
+        box.confirm("s-1")
+        assert box.sessions() == [] and list(box.recordings_dir.iterdir()) == []
+    finally:
+        box.close()
+
+
+def test_the_kiosk_service_and_the_sync_process_write_at_the_same_time(tmp_path: Path) -> None:
+    """Two connections, as the two processes have, each reading before it writes.
+
+    A transaction begun as a reader that then writes fails at once ("database is locked",
+    without waiting) when the other connection wrote in between; the outbox's writing
+    transactions take the lock first."""
+    database, recordings = tmp_path / "outbox.sqlite3", tmp_path / "recordings"
+    service, sync = Outbox(database, recordings), Outbox(database, recordings)
+    failures: list[BaseException] = []
+
+    def visitors() -> None:
+        try:
+            for _ in range(60):
+                session = service.start_session("default", None, "nl", consent=True)
+                service.add_answer(session, new_id(), "satisfaction", "scale", value="5")
+                service.finish_session(session)
+        except BaseException as exc:  # reported below, on the test thread
+            failures.append(exc)
+
+    visiting = threading.Thread(target=visitors)
+    visiting.start()
+    confirmed = 0
+    while visiting.is_alive() or sync.unsent():
+        for session in sync.unsent():
+            sync.confirm(session.uuid)
+            confirmed += 1
+    visiting.join()
+    service.close()
+    sync.close()
+    assert failures == [] and confirmed == 60
+
+
+def test_threads_share_one_outbox_and_a_refused_answer_changes_nothing(outbox: Outbox) -> None:
+    def visitor(_: int) -> str:
+        session = outbox.start_session("default", None, "nl", consent=False)
+        outbox.add_answer(session, new_id(), "satisfaction", "scale", value="4")
+        with pytest.raises(OutboxError, match="consent"):
+            outbox.add_answer(session, new_id(), "improve", "video", recording_uuid=fake_recording(outbox))
+        outbox.finish_session(session)
+        return session
+
+    with ThreadPoolExecutor(4) as pool:
+        sessions = set(pool.map(visitor, range(40)))
+    stored = outbox.sessions(finished_only=True)
+    assert {s.uuid for s in stored} == sessions
+    assert all([a.kind for a in s.answers] == ["scale"] for s in stored)
+    assert outbox.recording(fake_recording(outbox)) is not None  # the outbox still writes
+
+
+def test_a_closed_outbox_says_so_and_closes_twice(outbox: Outbox) -> None:
+    outbox.close()
+    outbox.close()
+    with pytest.raises(OutboxError, match="closed"):
+        outbox.sessions()
