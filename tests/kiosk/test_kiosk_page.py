@@ -74,9 +74,11 @@ def at_question(page: Page, number: int, total: int) -> None:
 
 def look(page: Page, name: str, screenshots: Path, assert_accessible: Callable[[Page], None]) -> None:
     """Photograph the screen, audit it with axe-core, and measure every visible control."""
-    page.wait_for_function(  # screens fade in; pulsing (endless) animations do not end
+    page.wait_for_function(  # screens fade in; pulsing (endless) animations do not end, and the
+        # countdown ring's transition starts again at every tick
         """() => document.getAnimations().every(
-                (a) => a.playState !== 'running' || a.effect.getComputedTiming().iterations === Infinity)"""
+                (a) => a.playState !== 'running' || a.effect.getComputedTiming().iterations === Infinity
+                       || a.transitionProperty === 'stroke-dashoffset')"""
     )
     page.screenshot(path=screenshots / f"kiosk-{name}.png")
     assert_accessible(page)
@@ -441,7 +443,7 @@ def test_an_idle_kiosk_asks_are_you_still_there_and_starts_over(
     assert_accessible: Callable[[Page], None],
 ) -> None:
     page = kiosk_page
-    kiosk = start_kiosk(pulse=pulse, idle_seconds=5, still_there_seconds=3)
+    kiosk = start_kiosk(pulse=pulse, idle_seconds=5, still_there_seconds=8)
     start_visit(page, kiosk)
     page.evaluate(
         """() => { const number = document.querySelector('#still-number');
@@ -464,6 +466,12 @@ def test_an_idle_kiosk_asks_are_you_still_there_and_starts_over(
     # kiosk asks "are you still there?".
     overlay = page.get_by_role("alertdialog", name="Bent u er nog?")
     expect(overlay).to_be_visible(timeout=15_000)
+    # Counting down from 8; the check may see it a moment late on a busy machine.
+    expect(page.locator("#still-number")).to_have_text(re.compile(r"^[5-8]$"))
+    # Without a wish for reduced motion, the button that invites a touch pulses gently.
+    expect(page.locator("#still-continue")).to_have_css("animation-name", "pulse")
+    look(page, "14-still-there", screenshots, assert_accessible)
+    expect(overlay).to_be_visible()  # so it was what the audit and the photograph saw
     # One touch on the large button and the visitor goes on where they were.
     touch(page, button(page, "Ja, ik ben er nog"))
     expect(overlay).to_be_hidden()
@@ -473,15 +481,13 @@ def test_an_idle_kiosk_asks_are_you_still_there_and_starts_over(
     # Nobody touches it again: this time the countdown runs out.
     page.evaluate("window.countdownSeen = []")
     expect(overlay).to_be_visible(timeout=10_000)
-    expect(page.locator("#still-number")).to_have_text("3")
-    # Without a wish for reduced motion, the button that invites a touch pulses gently.
-    expect(page.locator("#still-continue")).to_have_css("animation-name", "pulse")
-    look(page, "14-still-there", screenshots, assert_accessible)
 
     # At zero the kiosk starts over: the recording nobody sent is gone, the confirmed answers stay.
-    on_screen(page, "attract")
+    expect(page.locator("body")).to_have_attribute("data-screen", "attract", timeout=15_000)
     expect(overlay).to_be_hidden()
-    assert page.evaluate("window.countdownSeen")[:3] == ["3", "2", "1"]
+    seen = [int(n) for n in page.evaluate("window.countdownSeen") if n]
+    assert seen[0] == 8 and seen == sorted(set(seen), reverse=True), seen  # down, second by second
+    assert len(seen) >= 6, seen  # a busy machine may skip a number, never most of them
     kiosk.wait_for(lambda: all(s.finished_at for s in kiosk.sessions()), "the session to finish")
     (session,) = kiosk.sessions()
     assert [(a.question_id, a.value) for a in session.answers] == [
