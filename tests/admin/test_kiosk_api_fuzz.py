@@ -3,12 +3,10 @@ that breaks the document, for a kiosk with a valid token and for a stranger with
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import schemathesis
 from flask import Flask
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from schemathesis import checks
 from sqlalchemy import func, select
 
@@ -16,7 +14,7 @@ from admin.demo.seed import seed
 from admin.extensions import db
 from admin.kiosks.tokens import hash_secret
 from admin.models import Branch, Kiosk, Session, Upload
-from tests.admin.helpers import MEDIA_SET
+from tests.admin.helpers import FUZZ_SETTINGS, MEDIA_SET
 
 TOKEN = "fuzz-token-" + "x" * 32
 # What the issue asks: no server error, and every response fits the document. (Whether a request
@@ -28,7 +26,6 @@ CHECKS = [
     checks.response_schema_conformance,
     checks.response_headers_conformance,
 ]
-EXAMPLES = int(os.environ.get("VERTELPAAL_FUZZ_EXAMPLES", "20"))  # raise it for a long run
 
 # A tus chunk is raw bytes, sent like any octet stream.
 schemathesis.serializer.alias("application/offset+octet-stream", "application/octet-stream")
@@ -43,9 +40,7 @@ def fuzz(app: Flask, headers: dict[str, str]) -> list[str]:
         # schemathesis' pytest plugin cannot take the app from a fixture on this pytest, so each
         # operation's cases are drawn here with hypothesis directly.
         @given(case=operation.as_strategy())
-        @settings(
-            max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None
-        )
+        @FUZZ_SETTINGS
         def check(case: schemathesis.Case) -> None:
             case.call_and_validate(headers=headers, checks=CHECKS)
 

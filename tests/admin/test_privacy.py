@@ -194,7 +194,9 @@ def test_retention_follows_the_rules_per_kind_and_removes_exactly_the_expired_fi
         assert db.session.scalars(select(AnswerTag).where(AnswerTag.answer_uuid == tagged_tap)).all() == []
         assert count(Note) == 0
         assert count(Session) == sessions_before - 1
-        events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "retention.purge")).all()
+        events = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "retention.purge").order_by(AuditEvent.id)
+        ).all()
         assert [e.details["recordings"] for e in events] == [2, 0]
         assert [e.details["taps"] for e in events] == [0, 3]
 

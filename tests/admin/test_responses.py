@@ -459,7 +459,9 @@ def test_bulk_status_and_tags_on_ticked_answers_and_on_the_whole_filter(
     with app.app_context():
         status = {u: s for u, s in db.session.execute(select(Answer.uuid, Answer.review_status))}
         tags = {(t.answer_uuid, t.tag_id) for t in db.session.scalars(select(AnswerTag))}
-        events = db.session.scalars(select(AuditEvent).where(AuditEvent.action.like("answers.%"))).all()
+        events = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action.like("answers.%")).order_by(AuditEvent.id)
+        ).all()
     assert status[a["r_scale"]] is ReviewStatus.REVIEWED and status[a["r_video"]] is ReviewStatus.REVIEWED
     assert status[a["b_scale"]] is ReviewStatus.NEW
     compliment, klacht = world.tags["compliment"], world.tags["klacht"]
@@ -611,6 +613,9 @@ def test_admins_keep_the_tag_list(app: Flask, client: FlaskClient, world: World)
         assert {t.name for t in db.session.scalars(select(Tag))} == {"compliment", "computers", "wifi"}
         assert db.session.scalar(select(AnswerTag).where(AnswerTag.tag_id == klacht)) is None
         actions = [
-            e.action for e in db.session.scalars(select(AuditEvent).where(AuditEvent.action.like("tag.%")))
+            e.action
+            for e in db.session.scalars(
+                select(AuditEvent).where(AuditEvent.action.like("tag.%")).order_by(AuditEvent.id)
+            )
         ]
     assert actions == ["tag.create", "tag.update", "tag.delete"]

@@ -14,8 +14,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
+from admin import ratelimits
 from admin.demo.seed import seed
-from admin.extensions import db
+from admin.extensions import db, limiter
 from admin.kiosk_api import views as kiosk_views
 from admin.models import AuditEvent, Enrollment, Kiosk, Role, Session, utcnow
 from kiosk import showdoc
@@ -296,15 +297,21 @@ def test_kiosks_keep_syncing_when_the_limit_storage_is_away(app: Flask, tmp_path
         }
     )
     client = nowhere.test_client()
-    assert client.get(f"{API}/openapi.json").status_code == 200
-    # The kiosk API's own limits still count, in this worker's memory.
-    assert [client.get(f"{API}/openapi.json").status_code for _ in range(3)] == [200, 200, 429]
-    # The sign-in page's own limit falls back to counting in memory.
-    token = csrf_token(client, "/login")
-    wrong = {"email": "nobody@bieb.example", "password": "not this one", "csrf_token": token}
-    assert client.post("/login", data=wrong).status_code == 401
-    with nowhere.app_context():
-        db.engine.dispose()
+    try:
+        assert client.get(f"{API}/openapi.json").status_code == 200
+        # The kiosk API's own limits still count, in this worker's memory.
+        assert [client.get(f"{API}/openapi.json").status_code for _ in range(3)] == [200, 200, 429]
+        # The sign-in page's own limit falls back to counting in memory.
+        token = csrf_token(client, "/login")
+        wrong = {"email": "nobody@bieb.example", "password": "not this one", "csrf_token": token}
+        assert client.post("/login", data=wrong).status_code == 401
+    finally:
+        # The limiter is one object for every app in this process, and init_app does not clear
+        # its "storage is away" flag: later tests would count in memory, then switch mid-test.
+        limiter._storage_dead = False
+        ratelimits._in_memory.cache_clear()
+        with nowhere.app_context():
+            db.engine.dispose()
 
 
 def test_the_sync_comes_back_after_a_busy_server_s_retry_after(

@@ -76,6 +76,7 @@ def test_review_work_shows_in_the_branch_dashboard_and_the_export(
     expect(page).to_have_url(
         re.compile(rf"/dashboard\?branch={roden}&from=2026-03-01&to=2026-03-31&per=week$")
     )
+    page.wait_for_load_state()  # the URL changes before the new page is read
     assert table_rows(page, "tags") == [["compliment", "1"], ["klacht", "1"]]
     assert table_rows(page, "activity")[:3] == [
         ["2026-02-23", "1", "2"],
@@ -154,6 +155,7 @@ def test_across_branches_and_the_period_before(
     # The period before: February's 31 days, reached by one link and kept in the URL.
     page.locator("form[role=search]").get_by_role("link").click()
     expect(page).to_have_url(re.compile(r"from=2026-01-29&to=2026-02-28"))
+    page.wait_for_load_state()  # the URL changes before the new page is read
     assert [row[2] for row in table_rows(page, "branches")] == ["0", "2"]
     assert_accessible(page)
     page.screenshot(path=screenshots / "dashboard-previous.png", full_page=True)

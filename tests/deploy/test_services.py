@@ -64,7 +64,11 @@ def serving(argv: list[str], env: dict[str, str], port: int, cwd: Path) -> Itera
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
-        process.wait(timeout=20)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # a gthread worker sometimes lingers; the test is over
+            process.kill()
+            process.wait(timeout=10)
 
 
 def base_env() -> dict[str, str]:

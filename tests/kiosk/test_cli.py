@@ -25,7 +25,7 @@ def kiosk(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
 def test_selftest_records_camera_and_microphone_and_says_so(tmp_path: Path, pulse: PulseNullSink) -> None:
     config = tmp_path / "kiosk.toml"
     config.write_text(f'data_dir = "{tmp_path / "data"}"\n[camera]\nsource = "{CAMERA}"\n')
-    player = pulse.play_tone(440, 6)
+    player = pulse.play_tone(440, 30)  # stopped below; long enough for a slow start-up
     try:
         result = kiosk("selftest", "--config", str(config), env=dict(os.environ, **pulse.client_env))
     finally:

@@ -78,7 +78,10 @@ def plays_in_chromium(page: Page, kiosk: Kiosk, url: str) -> None:
             video.src = url;
             document.body.append(video);
             await video.play();
-            await new Promise((done) => setTimeout(done, 700));
+            const started = performance.now();  // playing on, however slowly the machine goes
+            while (video.currentTime <= 0.2 && performance.now() - started < 10000) {
+                await new Promise((done) => setTimeout(done, 50));
+            }
             const played = video.currentTime;
             video.currentTime = video.duration - 0.3;  // a seek: a Range request near the end
             await new Promise((done) => video.addEventListener('seeked', done, {once: true}));

@@ -33,7 +33,7 @@ def peak_frequency(samples: np.ndarray, samplerate: int) -> float:
 def test_microphone_hears_the_tone(
     microphone: SoundDeviceMicrophone, play_tone: PlayTone, frequency: float
 ) -> None:
-    play_tone(frequency, 1.5)
+    play_tone(frequency, 3.0)  # plays on past the recording, however late it starts
     time.sleep(0.25)  # past paplay's start-up
     samples = microphone.record(1.0)
     assert samples.shape == (48000, 1) and samples.dtype == np.float32

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +22,10 @@ def test_selftest_passes_with_working_parts(test_video: Path, play_tone: PlayTon
     play_tone(440, 4.0)
     report = run_selftest(str(test_video), "default", tmp_path, seconds=2.0, min_free_bytes=1)
     assert report.ok, str(report)
-    assert "1280×720" in report.camera.message and "25 per second" in report.camera.message
+    assert "1280×720" in report.camera.message
+    # 25 per second; the file camera drops a picture when it falls behind on a busy machine.
+    rate = re.search(r"at (\d+) per second", report.camera.message)
+    assert rate is not None and 22 <= int(rate[1]) <= 28, report.camera.message
     assert "hears sound" in report.microphone.message
     assert report.microphone_level_dbfs is not None and report.microphone_level_dbfs > -20
     assert "h264 + aac" in report.encoder.message or "aac + h264" in report.encoder.message
