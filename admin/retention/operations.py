@@ -4,7 +4,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Row, delete, select, update
 
 from admin import audit
 from admin.extensions import db
@@ -12,6 +12,8 @@ from admin.kiosk_api.tus_operations import purge_expired_uploads
 from admin.mediafiles.operations import release_recordings
 from admin.models import Answer, AnswerKind, PrivacySettings, Session, utcnow
 from admin.responses.operations import delete_answers
+
+UUIDS_PER_STATEMENT = 500  # well under SQLite's limit of bound parameters
 
 
 @dataclass(frozen=True)
@@ -50,17 +52,8 @@ def purge(rules: Rules, now: datetime | None = None) -> PurgeReport:
     for kind, days in ((AnswerKind.VIDEO, rules.video_days), (AnswerKind.VOICE, rules.voice_days)):
         if days is None:
             continue
-        condition = (
-            Answer.kind == kind,
-            Answer.media_sha256.is_not(None),
-            Answer.answered_at < now - timedelta(days=days),
-        )
-        expired = db.session.execute(select(Answer.media_sha256, Answer.branch_id).where(*condition)).all()
-        if expired:
-            db.session.execute(
-                update(Answer).where(*condition).values(media_sha256=None),
-                execution_options={"synchronize_session": False},
-            )
+        expired = expired_recordings(kind, now - timedelta(days=days))
+        _forget_recordings([row.uuid for row in expired])
         expired_shas.update(row.media_sha256 for row in expired)
         report.recordings_by_branch.update(row.branch_id for row in expired)
     if rules.tap_days is not None:
@@ -83,6 +76,29 @@ def purge(rules: Rules, now: datetime | None = None) -> PurgeReport:
         uploads=report.uploads_expired,
     )
     return report
+
+
+def expired_recordings(kind: AnswerKind, cutoff: datetime) -> list[Row[tuple[str, str, int]]]:
+    """Answers of ``kind`` from before ``cutoff`` that still have their recording."""
+    return list(
+        db.session.execute(
+            select(Answer.uuid, Answer.media_sha256, Answer.branch_id).where(
+                Answer.kind == kind, Answer.media_sha256.is_not(None), Answer.answered_at < cutoff
+            )
+        )
+    )
+
+
+def _forget_recordings(answer_uuids: list[str]) -> None:
+    """Clear exactly the answers selected: one that a kiosk synced since (an old answer, sent late)
+    keeps its recording until the next run removes it together with its file."""
+    for start in range(0, len(answer_uuids), UUIDS_PER_STATEMENT):
+        db.session.execute(
+            update(Answer)
+            .where(Answer.uuid.in_(answer_uuids[start : start + UUIDS_PER_STATEMENT]))
+            .values(media_sha256=None),
+            execution_options={"synchronize_session": False},
+        )
 
 
 def _delete_taps(cutoff: datetime) -> tuple[int, int]:
