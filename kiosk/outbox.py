@@ -193,8 +193,12 @@ class Outbox:
         recordings_dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()  # the kiosk service answers requests on several threads
         self._connection: sqlite3.Connection | None = _connect(database)
-        with self.transaction() as db:
-            _migrate(db)
+        try:
+            with self.transaction() as db:
+                _migrate(db)
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
         with self._lock:
