@@ -7,7 +7,7 @@ import json
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
@@ -321,7 +321,10 @@ def _time(body: dict[str, Any], key: str) -> datetime:
         raise Invalid(f"{key} must be an ISO 8601 time with a zone") from error
     if moment.tzinfo is None:
         raise Invalid(f"{key} must be an ISO 8601 time with a zone")
-    return moment
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as error:  # 0001-01-01 east of UTC is before the first representable day
+        raise Invalid(f"{key} is out of range") from error
 
 
 def _uuid(value: Any, what: str) -> str:

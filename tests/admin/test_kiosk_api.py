@@ -245,6 +245,7 @@ def test_a_recording_not_uploaded_yet_is_named_and_nothing_is_stored(
         ({"consent": "yes"}, "consent"),
         ({"started_at": "yesterday"}, "started_at"),
         ({"started_at": "2026-11-01T10:00:00"}, "zone"),
+        ({"started_at": "0001-01-01T00:00:00+00:01"}, "started_at"),  # before year 1 in UTC (the fuzzer's)
         ({"answers": []}, "non-empty"),
         ({"questionnaire_version_id": 99999}, "questionnaire version"),
         ({"answers": [{"uuid": "x"}]}, "UUID"),
