@@ -14,7 +14,7 @@ DEBIAN_PACKAGES := python3 python3-venv postgresql chromium ffmpeg espeak-ng sox
 	pulseaudio pulseaudio-utils libasound2-plugins libportaudio2 libgl1 libglib2.0-0 fonts-dejavu-core \
 	nginx rsync openssl
 
-.PHONY: demo test bench lint system-packages venv translations clean
+.PHONY: demo test bench lint system-packages venv translations lock clean
 
 system-packages:
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
@@ -27,11 +27,22 @@ system-packages:
 
 venv: $(BIN)/.installed
 
-$(BIN)/.installed: pyproject.toml
+# Every package comes from the lock, pinned with its hashes, so a fresh machine installs exactly what
+# was tested; the project itself is installed on top without resolving anything.
+LOCKS := deploy/requirements
+$(BIN)/.installed: pyproject.toml $(LOCKS)/dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --require-hashes --no-deps -r $(LOCKS)/dev.lock
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $@
+
+# Writes the locks anew from pyproject.toml (after a dependency changed): the kiosk's and the admin's
+# for deployment, the developers' for `make test` and `make demo`. Every platform a Pi or server may be.
+UV_COMPILE = $(BIN)/uv pip compile -q --custom-compile-command "make lock" --generate-hashes --universal --python-version 3.11 pyproject.toml $(LOCKS)/build.in
+lock: venv
+	$(UV_COMPILE) --extra kiosk -o $(LOCKS)/kiosk.lock
+	$(UV_COMPILE) --extra admin -o $(LOCKS)/admin.lock
+	$(UV_COMPILE) $(LOCKS)/tools.in --extra dev -o $(LOCKS)/dev.lock
 
 translations: venv
 	$(BIN)/pybabel extract -F admin/babel.cfg -k _l -o admin/translations/messages.pot admin

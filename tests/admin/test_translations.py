@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 from babel.messages.frontend import CommandLineInterface
-from babel.messages.mofile import write_mo
+from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
 ADMIN = Path(__file__).resolve().parents[2] / "admin"
@@ -36,9 +35,18 @@ def test_every_string_in_the_code_has_a_dutch_translation(tmp_path: Path) -> Non
     assert missing == [], "run `make translations` and translate: " + "; ".join(missing)
 
 
+def _translations(catalog) -> dict[object, object]:
+    # gettext ignores fuzzy entries and the header; compare what a page would show, not the bytes a
+    # given Babel release writes (their layout changed between releases).
+    def key(value: object) -> object:
+        return tuple(value) if isinstance(value, list | tuple) else value  # plural forms
+
+    return {key(m.id): key(m.string) for m in catalog if m.id and m.string and not m.fuzzy}
+
+
 def test_compiled_catalog_is_up_to_date() -> None:
-    with (CATALOG / "messages.po").open("rb") as po:
-        catalog = read_po(po)
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog)
-    assert compiled.getvalue() == (CATALOG / "messages.mo").read_bytes(), "run `make translations`"
+    with (CATALOG / "messages.po").open("rb") as po, (CATALOG / "messages.mo").open("rb") as mo:
+        source, compiled = _translations(read_po(po)), _translations(read_mo(mo))
+    stale = sorted(str(i) for i in source.keys() | compiled.keys() if source.get(i) != compiled.get(i))
+    assert source, "the Dutch catalog is empty"
+    assert stale == [], "run `make translations`; differs: " + "; ".join(stale[:20])
