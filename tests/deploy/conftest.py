@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +78,31 @@ def ansible_env(home: Path) -> dict[str, str]:
     )
     env.pop("ANSIBLE_CONFIG", None)
     return env
+
+
+LOCK_PROBE = "vertelpaal-lock-probe"
+
+
+def lock_probe(folder: Path) -> str:
+    """A tiny real wheel and a lock that pins it by sha256: the roles' locked install must put it in
+    every virtualenv (the tests install nothing from the network, so the real locks stay for Pis)."""
+    name = LOCK_PROBE.replace("-", "_")
+    wheel = folder / f"{name}-1.0-py3-none-any.whl"
+    info = f"{name}-1.0.dist-info"
+    files = {
+        f"{name}.py": "",
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {LOCK_PROBE}\nVersion: 1.0\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = "".join(f"{path},,\n" for path in [*files, f"{info}/RECORD"])
+    folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in {**files, f"{info}/RECORD": record}.items():
+            archive.writestr(path, text)
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    for part in ("kiosk", "admin"):
+        (folder / f"{part}.lock").write_text(f"{LOCK_PROBE}==1.0 \\\n    --hash=sha256:{digest}\n")
+    return digest
 
 
 def build_wheel(version: str, into: Path, work: Path) -> Path:
@@ -171,6 +197,7 @@ def deployment() -> Iterator[Deployment]:
 
 def _deploy(base: Path) -> Deployment:
     dist = base / "dist"
+    lock_probe(base / "locks")
     builds = [build_wheel(version, dist, base / "build") for version in (VERSION_OLD, VERSION_NEW)]
     procs = [
         subprocess.Popen(
@@ -228,7 +255,8 @@ def _deploy(base: Path) -> Deployment:
                 "ansible_python_interpreter": sys.executable,
                 "ansible_become": False,
                 "vertelpaal_test_mode": True,
-                "vertelpaal_pip_extra_args": "--no-deps --no-index",
+                "vertelpaal_pip_extra_args": f"--no-deps --no-index --find-links {base / 'locks'}",
+                "vertelpaal_lock_dir": str(base / "locks"),
             },
             "children": {
                 "admin": {"hosts": group("admin")},
@@ -296,7 +324,8 @@ def _deploy(base: Path) -> Deployment:
     deployment.seen["after_update"] = {
         host: {
             "current": os.readlink(roots[host] / "opt/vertelpaal/current"),
-            "venvs": sorted(p.name for p in (roots[host] / "opt/vertelpaal/venvs").iterdir()),
+            "venvs": sorted(p.name for p in (roots[host] / "opt/vertelpaal/venvs").iterdir() if p.is_dir()),
+            "locks": sorted(p.name for p in (roots[host] / "opt/vertelpaal/venvs").glob("*.lock")),
             "version": installed_version(roots[host] / "opt/vertelpaal/current"),
             "wheels": sorted(p.name for p in (roots[host] / "opt/vertelpaal/wheels").iterdir()),
         }

@@ -14,6 +14,7 @@ import pytest
 from kiosk import config as kiosk_config
 from tests.deploy.conftest import (
     ANSIBLE,
+    LOCK_PROBE,
     REPO,
     VERSION_NEW,
     VERSION_OLD,
@@ -105,6 +106,15 @@ def test_running_the_playbook_again_changes_nothing(deployment: Deployment) -> N
         assert counts["changed"] == 0, f"{host} changed on the second run:\n{again.logs}"
     # ... and so restarts nothing: no handler was notified.
     assert again.handlers("admin") == [] and again.handlers("kiosks") == []
+
+
+def test_every_virtualenv_gets_its_dependencies_from_the_lock(deployment: Deployment) -> None:
+    probe = f"python*/site-packages/{LOCK_PROBE.replace('-', '_')}-1.0.dist-info"
+    for host in ("kiosk-roden", "kiosk-example", "admin-example"):
+        venv = (deployment.root(host) / "opt/vertelpaal/current").resolve()
+        assert list((venv / "lib").glob(probe)), f"{host}: the locked dependencies were not installed"
+        lock = venv.parent / f"{venv.name}.lock"
+        assert f"{LOCK_PROBE}==1.0" in lock.read_text(), f"{host}: the version's lock is not kept beside it"
 
 
 def test_kiosk_toml_is_made_from_the_inventory(deployment: Deployment) -> None:
@@ -245,6 +255,7 @@ def test_update_installs_the_new_version_and_keeps_the_outbox(deployment: Deploy
         assert update.recap[host]["failed"] == 0
     # keep_versions=2: the running version and the one before; the old 0.0.9 is gone.
     assert after["kiosk-roden"]["venvs"] == [VERSION_OLD, VERSION_NEW]
+    assert after["kiosk-roden"]["locks"] == [f"{VERSION_OLD}.lock", f"{VERSION_NEW}.lock"]
     assert after["kiosk-roden"]["wheels"] == [
         f"vertelpaal-{VERSION_OLD}-py3-none-any.whl",
         f"vertelpaal-{VERSION_NEW}-py3-none-any.whl",
