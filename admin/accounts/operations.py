@@ -191,6 +191,13 @@ def change_password(user: User, current: str, new: str) -> None:
     set_password(user, new)
 
 
+def sign_out(user: User) -> None:
+    """Signing out ends every copy of the user's session: the signed cookie lives in the browser, so
+    a copy taken before sign-out would otherwise stay valid until it times out."""
+    user.session_version += 1
+    audit.record("logout", f"user:{user.id}", actor=user)
+
+
 def set_password(user: User, new: str) -> None:
     check_password_rules(new)
     user.password_hash = _hasher.hash(new)

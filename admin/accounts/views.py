@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -102,15 +104,24 @@ def _sign_in(user: User, target: str) -> ResponseReturnValue:
 
 
 def _safe_next(target: str | None) -> str:
-    # Only a path on this site, never another host.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
+    """Only a path on this site. Browsers drop tabs and newlines and read a backslash as a slash, so
+    "/\t/evil.example" would leave the site: any control character, space or backslash is refused."""
+    if (
+        target
+        and target.startswith("/")
+        and not any(c.isspace() or not c.isprintable() or c == "\\" for c in target)
+    ):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and not parts.path.startswith("//"):
+            return target
     return url_for("home.index")
 
 
 @bp.post("/logout")
 @login_required
 def logout() -> ResponseReturnValue:
+    operations.sign_out(current_user)
+    db.session.commit()
     logout_user()
     session.clear()
     flash(_("You are signed out."), "info")

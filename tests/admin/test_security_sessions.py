@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from admin.accounts.sessions import SEEN_AT, SIGNED_IN_AT
 from admin.config import from_environment
 from admin.models import Role
-from tests.admin.helpers import login
+from tests.admin.helpers import PASSWORD, csrf_token, login
 
 MINUTE, HOUR = 60, 3600
 
@@ -83,3 +83,56 @@ def test_a_shorter_absolute_limit_is_applied(app: Flask, signed_in: FlaskClient)
     assert _signed_in(signed_in)
     _move_back(signed_in, SIGNED_IN_AT, 11 * MINUTE)
     assert not _signed_in(signed_in)
+
+
+def test_signing_out_ends_every_copy_of_the_session(app: Flask, signed_in: FlaskClient) -> None:
+    # Someone copied the session cookie (a shared computer, a stolen backup) before sign-out.
+    copy = app.test_client()
+    cookie = signed_in.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    assert cookie is not None
+    copy.set_cookie(cookie.key, cookie.value)
+    assert _signed_in(copy)
+    signed_in.post("/logout", data={"csrf_token": csrf_token(signed_in, "/")})
+    assert not _signed_in(signed_in)
+    assert not _signed_in(copy)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example/phish",
+        "/%09/evil.example/phish",
+        "/%0a/evil.example",
+        "/%0d%0a/x",
+        "/%5c/evil.example",
+        "/%20/evil.example",
+        "https://evil.example/",
+        "/%e3%80%80/evil.example",  # an ideographic space
+        "/\t/evil.example",
+    ],
+)
+def test_sign_in_goes_only_to_a_path_of_this_site(
+    client: FlaskClient, make_branch: Callable, make_user: Callable, target: str
+) -> None:
+    make_branch("Roden")
+    make_user("anna@bieb.example", Role.STAFF, ["Roden"])
+    token = csrf_token(client, "/login")
+    response = client.post(
+        f"/login?next={target}",
+        data={"email": "anna@bieb.example", "password": PASSWORD, "csrf_token": token},
+    )
+    assert response.status_code == 302
+    assert response.location == "/"
+
+
+def test_sign_in_keeps_a_path_of_this_site(
+    client: FlaskClient, make_branch: Callable, make_user: Callable
+) -> None:
+    make_branch("Roden")
+    make_user("anna@bieb.example", Role.STAFF, ["Roden"])
+    token = csrf_token(client, "/login")
+    response = client.post(
+        "/login?next=/responses%3Fstatus%3Dnew",
+        data={"email": "anna@bieb.example", "password": PASSWORD, "csrf_token": token},
+    )
+    assert response.location == "/responses?status=new"
