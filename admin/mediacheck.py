@@ -156,6 +156,42 @@ def _seconds(parts: tuple[str | None, ...]) -> float:
     return hours * 3600 + minutes * 60 + seconds + millis / 1000
 
 
+# What lets an SVG do more than draw: run code, embed a page, or fetch from elsewhere.
+_SVG_ACTIVE_ELEMENTS = frozenset(
+    {"script", "foreignobject", "iframe", "embed", "object", "handler", "listener"}
+)
+_HREF_ATTRIBUTES = frozenset({"href", "src"})
+_INTERNAL_URL = re.compile(r"^(#|data:image/(png|jpeg|webp);)", re.IGNORECASE)
+_CSS_URL = re.compile(r"url\(\s*['\"]?\s*(?!#)|@import|expression\(|javascript:", re.IGNORECASE)
+
+
+def _local(name: str) -> str:
+    return name.rsplit("}", 1)[-1].rsplit(":", 1)[-1].lower()
+
+
+def _svg_can_act(root: ElementTree.Element) -> bool:
+    """Whether the picture carries scripts, event handlers, foreign objects or outside references.
+    Checked on the parsed tree, so no spelling or namespace trick hides them."""
+    for element in root.iter():
+        tag = _local(str(element.tag))
+        if tag in _SVG_ACTIVE_ELEMENTS:
+            return True
+        if tag == "style" and _CSS_URL.search(element.text or ""):
+            return True
+        for name, value in element.attrib.items():
+            attribute = _local(name)
+            if attribute.startswith("on"):
+                return True
+            if attribute in _HREF_ATTRIBUTES and not _INTERNAL_URL.match(value.strip()):
+                return True
+            if attribute == "style" and _CSS_URL.search(value):
+                return True
+            # <set>/<animate> can change a link into javascript: after the check.
+            if attribute == "attributename" and _local(value.strip()) in _HREF_ATTRIBUTES:
+                return True
+    return False
+
+
 def check_pictogram(data: bytes) -> str:
     """The content type of a pictogram (SVG, PNG, JPEG or WebP)."""
     if len(data) > MAX_PICTOGRAM_BYTES:
@@ -168,6 +204,10 @@ def check_pictogram(data: bytes) -> str:
             raise BadMedia(_("This SVG picture cannot be read.")) from exc
         if not root.tag.endswith("svg"):
             raise BadMedia(_("This SVG picture cannot be read."))
+        if _svg_can_act(root):
+            raise BadMedia(
+                _("This SVG picture contains scripts or links to other files; save it as a plain picture.")
+            )
         return "image/svg+xml"
     try:
         with Image.open(io.BytesIO(data)) as image:

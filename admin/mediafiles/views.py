@@ -19,10 +19,10 @@ bp = Blueprint("mediafiles", __name__)
 def serve(sha256: str) -> ResponseReturnValue:
     if not SHA256_PATTERN.match(sha256):
         abort(404)
-    media = _visible(sha256)
+    media, recording = _visible(sha256)
     if not media_store().exists(sha256):
         abort(404)
-    return send_media(media)
+    return send_media(media, recording=recording)
 
 
 @bp.get("/media/<sha256>/poster")
@@ -31,15 +31,17 @@ def poster(sha256: str) -> ResponseReturnValue:
     """The poster frame of a video; a visitor's recording gets one the first time staff look."""
     if not SHA256_PATTERN.match(sha256):
         abort(404)
-    frame = ensure_poster(_visible(sha256)) or abort(404)
+    media, recording = _visible(sha256)
+    frame = ensure_poster(media) or abort(404)
     db.session.commit()
     if not media_store().exists(frame.sha256):
         abort(404)
-    return send_media(frame)
+    return send_media(frame, recording=recording)
 
 
-def _visible(sha256: str) -> Media:
-    """The media row, unless it is (the poster of) a recording made in a branch the user may not see."""
+def _visible(sha256: str) -> tuple[Media, bool]:
+    """The media row, unless it is (the poster of) a recording made in a branch the user may not see;
+    and whether it is (the poster of) a visitor's recording."""
     media = db.session.get(Media, sha256) or abort(404)
     # A visitor's recording, and its poster frame, are seen only by staff of the branch where it was made.
     recording = select(Answer.branch_id).where(Answer.media_sha256 == sha256)
@@ -51,25 +53,35 @@ def _visible(sha256: str) -> Media:
     branches = db.session.scalars(union(recording, poster_of)).all()
     if branches and not any(user_sees_branch(current_user, b) for b in branches):
         abort(404)
-    return media
+    return media, bool(branches)
 
 
-def send_media(media: Media) -> Response:
-    """The file itself, with Range requests; or, behind nginx, a pointer nginx serves from disk."""
+# A stored file is never a page: nothing in it runs, even when it is opened on its own (an SVG with a
+# script). nginx sends the same header for the files it serves (deploy/nginx).
+MEDIA_CSP = "default-src 'none'; sandbox"
+
+
+def send_media(media: Media, recording: bool = False) -> Response:
+    """The file itself, with Range requests; or, behind nginx, a pointer nginx serves from disk.
+
+    A visitor's recording is never kept in a browser's cache: after sign-out or erasure it must be gone.
+    """
+    cache = "private, no-store" if recording else "private, max-age=3600"
     sha256 = media.sha256
     store = media_store()
     accel = current_app.config.get("MEDIA_ACCEL_REDIRECT")
     if accel:
         response = Response(status=200, mimetype=media.content_type)
         response.headers["X-Accel-Redirect"] = accel.rstrip("/") + "/" + relative_path(sha256)
-        response.headers["Cache-Control"] = "private, max-age=3600"
+        response.headers["Cache-Control"] = cache
         return response
     response = send_file(
         store.path(sha256),
         mimetype=media.content_type,
         conditional=True,
         etag=sha256,
-        max_age=3600,
+        max_age=None if recording else 3600,
     )
-    response.headers["Cache-Control"] = "private, max-age=3600"
+    response.headers["Cache-Control"] = cache
+    response.headers["Content-Security-Policy"] = MEDIA_CSP
     return response

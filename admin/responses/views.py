@@ -297,7 +297,7 @@ def download(answer_uuid: str) -> ResponseReturnValue:
         abort(404)
     operations.record_download(answer)
     db.session.commit()
-    response = send_media(media)
+    response = send_media(media, recording=True)
     extension = "m4a" if media.content_type.startswith("audio/") else media.content_type.split("/")[-1]
     response.headers["Content-Disposition"] = f'attachment; filename="{answer.uuid}.{extension}"'
     return response

@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from admin.extensions import db
+from admin.mediacheck import check_pictogram
 from admin.models import Media, Question, QuestionKind, Role
 from tests.admin.helpers import MEDIA_SET, csrf_token, login
 
@@ -52,6 +53,29 @@ def _form(client: FlaskClient, **overrides: object) -> dict[str, object]:
     return form
 
 
+# SVG pictures that could run code or reach out when a browser opens them (found from outside: #13).
+ACTIVE_SVGS = [
+    b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+    b'<svg xmlns="http://www.w3.org/2000/svg"><s:script xmlns:s="http://www.w3.org/2000/svg">1</s:script></svg>',
+    b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><circle r="4"/></svg>',
+    b'<svg xmlns="http://www.w3.org/2000/svg"><circle r="4" ONMOUSEOVER="alert(1)"/></svg>',
+    b'<svg xmlns="http://www.w3.org/2000/svg"><foreignObject><p>form</p></foreignObject></svg>',
+    b'<svg xmlns="http://www.w3.org/2000/svg" xmlns:x="http://www.w3.org/1999/xlink">'
+    b'<a x:href="javascript:alert(1)"><circle r="4"/></a></svg>',
+    b'<svg xmlns="http://www.w3.org/2000/svg"><use href="https://evil.example/s.svg#a"/></svg>',
+    b'<svg xmlns="http://www.w3.org/2000/svg"><image href="/media/other"/></svg>',
+    b'<svg xmlns="http://www.w3.org/2000/svg"><style>@import "https://evil.example/x.css";</style></svg>',
+    b'<svg xmlns="http://www.w3.org/2000/svg"><rect style="fill:url(https://evil.example/p)"/></svg>',
+    b'<svg xmlns="http://www.w3.org/2000/svg"><a href="#x">'
+    b'<set attributeName="href" to="javascript:1"/></a></svg>',
+]
+
+
+def test_every_pictogram_of_the_default_set_passes_the_svg_check() -> None:
+    for path in sorted((MEDIA_SET / "pictograms").glob("*.svg")):
+        assert check_pictogram(path.read_bytes()) == "image/svg+xml", path.name
+
+
 def _stored(app: Flask) -> tuple[int, list[Path]]:
     with app.app_context():
         rows = db.session.scalar(select(func.count()).select_from(Media)) or 0
@@ -89,6 +113,7 @@ def test_question_with_video_subtitles_and_two_pictograms(app: Flask, admin_clie
         ("subtitles", (b"WEBVTT\n\n00:00:03.000 --> 00:00:01.000\nbackwards\n", "x.vtt"), "3"),
         ("options-1-pictogram", (b"GIF89a not really", "x.png"), "picture"),
         ("options-1-pictogram", (b"<svg><unclosed", "x.svg"), "SVG"),
+        *[("options-1-pictogram", (svg, "x.svg"), "scripts") for svg in ACTIVE_SVGS],
     ],
 )
 def test_a_bad_file_gets_a_clear_message_and_nothing_is_stored(

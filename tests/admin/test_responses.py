@@ -273,6 +273,20 @@ def test_a_recording_gets_its_poster_when_staff_first_look(
     assert fetch(client, f"/media/{sha}/poster").status_code == 404
 
 
+def test_recordings_are_never_kept_in_a_browser_cache_and_never_run(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    sha = world.media["video_roden"]
+    assert login(client, STAFF_RODEN) == 302
+    for path in (f"/media/{sha}", f"/media/{sha}/poster", f"/responses/{world.answers['r_video']}/download"):
+        response = fetch(client, path)
+        assert response.status_code == 200, path
+        # Gone from the browser after sign-out or erasure: nothing may keep a copy.
+        assert response.headers["Cache-Control"] == "private, no-store", path
+        assert "max-age" not in response.headers["Cache-Control"]
+        assert response.headers["Content-Security-Policy"] == "default-src 'none'; sandbox", path
+
+
 # --- one answer --------------------------------------------------------------------------------
 
 

@@ -244,6 +244,8 @@ def test_media_is_served_by_nginx_after_the_app_answers(running: Site) -> None:
     assert response.headers["Content-Type"] == "video/mp4"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["X-Accel-Redirect"] is None
+    # A script in a stored SVG must not run with the staff member's session (#13).
+    assert response.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
 
     partial = fetch(running, f"/media/{sha}", {"Range": "bytes=1000-1999"})
     assert partial.status == 206
