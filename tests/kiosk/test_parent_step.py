@@ -66,7 +66,7 @@ def test_without_a_parent_s_yes_a_child_only_taps_and_nothing_is_recorded(
     expect(screen).to_have_attribute("data-screen", "language")
     page.get_by_role("button", name="Verder in deze taal", exact=True).click()
     expect(screen).to_have_attribute("data-screen", "consent")
-    page.get_by_role("button", name="Ja, ik doe mee", exact=True).click()
+    page.get_by_role("button", name="Ja, dat mag", exact=True).click()
 
     expect(screen).to_have_attribute("data-screen", "parent")
     expect(page.locator("#parent-text")).to_have_text(WORDS_NL)
