@@ -30,6 +30,13 @@ CAMERA = ROOT / "media" / "sample" / "camera.mp4"
 TONE_HZ = 440.0
 RECORD_SECONDS = 2.0
 MIN_TARGET_PX = 96
+# Notes every sound and video the page starts in window.played, to hear what the visitor hears.
+NOTE_WHAT_PLAYS = """window.played = [];
+    const play = HTMLMediaElement.prototype.play;
+    HTMLMediaElement.prototype.play = function () {
+      window.played.push(new URL(this.src || this.currentSrc, location.href).pathname);
+      return play.call(this);
+    };"""
 
 
 @pytest.fixture
@@ -169,15 +176,7 @@ def test_a_visitor_answers_by_tap_video_and_voice(
 ) -> None:
     page = kiosk_page
     kiosk = start_kiosk(pulse=pulse)
-    # Note every sound and video the page starts, to hear what the visitor hears.
-    page.add_init_script(
-        """window.played = [];
-           const play = HTMLMediaElement.prototype.play;
-           HTMLMediaElement.prototype.play = function () {
-             window.played.push(new URL(this.src || this.currentSrc, location.href).pathname);
-             return play.call(this);
-           };"""
-    )
+    page.add_init_script(NOTE_WHAT_PLAYS)
     page.goto(kiosk.url)
 
     # 1. The attract loop: a muted video with subtitles and a pulsing touch pictogram.

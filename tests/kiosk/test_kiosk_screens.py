@@ -21,7 +21,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
 from kiosk.hardware.pulse import PulseNullSink
-from tests.kiosk.test_kiosk_page import at_question, button, in_phase, on_screen, start_visit
+from tests.kiosk.test_kiosk_page import NOTE_WHAT_PLAYS, at_question, button, in_phase, on_screen, start_visit
 from tests.support.kiosk_process import Kiosk, StartKiosk
 from tests.support.layout import assert_fits
 
@@ -51,24 +51,37 @@ CONSENT_CUES = {
 }
 
 
-def new_page(browser: Browser, size: tuple[int, int], errors: list[str]) -> Page:
-    context = browser.new_context(
-        viewport={"width": size[0], "height": size[1]}, locale="nl-NL", reduced_motion="reduce"
-    )
-    page = context.new_page()
-    page.on("pageerror", lambda error: errors.append(f"{size}: {error}"))
-    return page
+class Pages:
+    """Kiosk pages at a given window size; every JavaScript error they raise fails the test."""
+
+    def __init__(self, browser: Browser) -> None:
+        self.browser = browser
+        self.opened: list[Page] = []
+        self.errors: list[str] = []
+
+    def open(self, size: tuple[int, int] = (1280, 800)) -> Page:
+        context = self.browser.new_context(
+            viewport={"width": size[0], "height": size[1]}, locale="nl-NL", reduced_motion="reduce"
+        )
+        page = context.new_page()
+        page.on("pageerror", lambda error: self.errors.append(f"{size}: {error}"))
+        # The page's clock runs at the normal pace, except where a test skips ahead (countdowns).
+        page.clock.install()
+        self.opened.append(page)
+        return page
+
+    def close(self, page: Page) -> None:
+        page.context.close()
+        self.opened.remove(page)
 
 
 @pytest.fixture
-def pages(browser: Browser) -> Iterator[tuple[list[Page], list[str]]]:
-    """Opened pages (closed afterwards) and the JavaScript errors they raised (none allowed)."""
-    opened: list[Page] = []
-    errors: list[str] = []
-    yield opened, errors
-    for page in opened:
-        page.context.close()
-    assert not errors, f"JavaScript errors on the kiosk page: {errors}"
+def pages(browser: Browser) -> Iterator[Pages]:
+    opened = Pages(browser)
+    yield opened
+    for page in list(opened.opened):
+        opened.close(page)
+    assert not opened.errors, f"JavaScript errors on the kiosk page: {opened.errors}"
 
 
 class Walk:
@@ -130,7 +143,6 @@ def to_the_open_question(page: Page, kiosk: Kiosk) -> None:
 
 def walk_the_flow(page: Page, kiosk: Kiosk, screenshots: Path) -> None:
     walk = Walk(page, screenshots)
-    page.clock.install()  # runs at the normal pace, except where the test skips ahead
     page.goto(kiosk.url)
     on_screen(page, "attract")
     expect(page.locator("#attract-captions")).not_to_be_empty()
@@ -204,25 +216,20 @@ def walk_the_flow(page: Page, kiosk: Kiosk, screenshots: Path) -> None:
 def test_every_screen_fits_every_size(
     start_kiosk: StartKiosk,
     pulse: PulseNullSink,
-    browser: Browser,
-    pages: tuple[list[Page], list[str]],
+    pages: Pages,
     screenshots: Path,
 ) -> None:
-    opened, errors = pages
     kiosk = start_kiosk(pulse=pulse, idle_seconds=5, still_there_seconds=60)
     for size in SIZES:
-        page = new_page(browser, size, errors)
-        opened.append(page)
+        page = pages.open(size)
         walk_the_flow(page, kiosk, screenshots)
-        page.context.close()
-        opened.remove(page)
+        pages.close(page)
     kiosk.wait_for(lambda: len(kiosk.sessions()) == len(SIZES), "every walk's session")
     assert all(len(s.answers) == 4 for s in kiosk.sessions())
 
     # The states a walk does not pass at every size are shown once and the window takes every size
     # in turn: "are you still there?", and a recording that cannot be made.
-    page = new_page(browser, SIZES[0], errors)
-    opened.append(page)
+    page = pages.open(SIZES[0])
     page.route("**/api/preview.mjpeg*", lambda route: route.abort())  # a camera that does not start
     to_the_open_question(page, kiosk)
     button(page, "Antwoord met video").click()
@@ -247,13 +254,9 @@ def box_of(page: Page, selector: str) -> dict[str, float]:
     return box
 
 
-def test_captions_are_written_in_a_band_under_the_video(
-    start_kiosk: StartKiosk, browser: Browser, pages: tuple[list[Page], list[str]]
-) -> None:
-    opened, errors = pages
+def test_captions_are_written_in_a_band_under_the_video(start_kiosk: StartKiosk, pages: Pages) -> None:
     kiosk = start_kiosk()
-    page = new_page(browser, (1280, 800), errors)
-    opened.append(page)
+    page = pages.open()
     start_visit(page, kiosk)
     band = page.locator("#consent-captions")
     first, second = CONSENT_CUES["nl"][:2]
@@ -302,13 +305,10 @@ def record_voice(page: Page) -> None:
 
 
 def test_nothing_moves_when_controls_hide(
-    start_kiosk: StartKiosk, pulse: PulseNullSink, browser: Browser, pages: tuple[list[Page], list[str]]
+    start_kiosk: StartKiosk, pulse: PulseNullSink, pages: Pages
 ) -> None:
-    opened, errors = pages
     kiosk = start_kiosk(pulse=pulse)
-    page = new_page(browser, (1280, 800), errors)
-    opened.append(page)
-    page.clock.install()
+    page = pages.open()
     to_the_open_question(page, kiosk)
     button(page, "Antwoord met uw stem").click()
     in_phase(page, "ready")
@@ -332,20 +332,11 @@ def test_nothing_moves_when_controls_hide(
 
 
 def test_a_touched_answer_shows_as_chosen_before_the_next_question(
-    start_kiosk: StartKiosk, browser: Browser, pages: tuple[list[Page], list[str]]
+    start_kiosk: StartKiosk, pages: Pages
 ) -> None:
-    opened, errors = pages
     kiosk = start_kiosk()
-    page = new_page(browser, (1280, 800), errors)
-    opened.append(page)
-    page.add_init_script(
-        """window.played = [];
-           const play = HTMLMediaElement.prototype.play;
-           HTMLMediaElement.prototype.play = function () {
-             window.played.push(new URL(this.src || this.currentSrc, location.href).pathname);
-             return play.call(this);
-           };"""
-    )
+    page = pages.open()
+    page.add_init_script(NOTE_WHAT_PLAYS)
     start_visit(page, kiosk)
     button(page, "Nee, liever niet").click()
     at_question(page, 1, 2)
@@ -378,14 +369,9 @@ def test_a_touched_answer_shows_as_chosen_before_the_next_question(
     assert heard == ["/media/sounds/tap.m4a", "/media/audio/satisfaction-4.nl.m4a"], heard
 
 
-def test_back_shows_the_earlier_choice(
-    start_kiosk: StartKiosk, pulse: PulseNullSink, browser: Browser, pages: tuple[list[Page], list[str]]
-) -> None:
-    opened, errors = pages
+def test_back_shows_the_earlier_choice(start_kiosk: StartKiosk, pulse: PulseNullSink, pages: Pages) -> None:
     kiosk = start_kiosk(pulse=pulse)
-    page = new_page(browser, (1280, 800), errors)
-    opened.append(page)
-    page.clock.install()
+    page = pages.open()
     start_visit(page, kiosk)
     button(page, "Ja, dat mag").click()
     button(page, "Neutraal").click()
@@ -415,15 +401,11 @@ def test_back_shows_the_earlier_choice(
 def test_throw_away_asks_once_more_and_keeps_the_recording_when_kept(
     start_kiosk: StartKiosk,
     pulse: PulseNullSink,
-    browser: Browser,
-    pages: tuple[list[Page], list[str]],
+    pages: Pages,
     screenshots: Path,
 ) -> None:
-    opened, errors = pages
     kiosk = start_kiosk(pulse=pulse)
-    page = new_page(browser, (1280, 800), errors)
-    opened.append(page)
-    page.clock.install()
+    page = pages.open()
     to_the_open_question(page, kiosk)
     button(page, "Antwoord met uw stem").click()
     record_voice(page)
