@@ -643,7 +643,7 @@ function renderOptions(question) {
         picture: option.pictogram,
         spokenLang: state.lang,
         value: option.value,
-        onTouch: (button) => answerTap(question, option, labels, button),
+        onTouch: () => answerTap(question, option, labels),
       }),
     );
   }
@@ -656,7 +656,7 @@ function markChosen(value) {
   }
 }
 
-async function answerTap(question, option, labels, button) {
+async function answerTap(question, option, labels) {
   if (state.screen !== 'question' || state.rec.phase !== 'tap' || currentQuestion() !== question) return;
   const visit = state.visit;
   const index = state.index;

@@ -39,7 +39,7 @@ SIZES = [
     (1080, 1920),
 ]
 PHOTOGRAPHED = {(800, 480), (1280, 800), (1920, 1080), (720, 1280)}
-RECORD_SECONDS = 1.0
+RECORD_SECONDS = 0.6
 CONSENT_CUES = {
     "nl": [
         block.split("\n", 2)[2].strip()
@@ -151,10 +151,6 @@ def walk_the_flow(page: Page, kiosk: Kiosk, screenshots: Path) -> None:
 
     on_screen(page, "language")
     walk.fits("language")
-    button(page, "English").click()
-    expect(button(page, "English")).to_have_attribute("aria-pressed", "true")
-    walk.fits("language chosen")
-    button(page, "Nederlands").click()
     button(page, "Verder in deze taal").click()
 
     on_screen(page, "consent")
@@ -220,10 +216,12 @@ def test_every_screen_fits_every_size(
     screenshots: Path,
 ) -> None:
     kiosk = start_kiosk(pulse=pulse, idle_seconds=5, still_there_seconds=60)
-    for size in SIZES:
-        page = pages.open(size)
+    # One browser page (and its cache), loaded anew at every size as a kiosk would start.
+    page = pages.open(SIZES[0])
+    for width, height in SIZES:
+        page.set_viewport_size({"width": width, "height": height})
         walk_the_flow(page, kiosk, screenshots)
-        pages.close(page)
+    pages.close(page)
     kiosk.wait_for(lambda: len(kiosk.sessions()) == len(SIZES), "every walk's session")
     assert all(len(s.answers) == 4 for s in kiosk.sessions())
 
@@ -340,15 +338,18 @@ def test_a_touched_answer_shows_as_chosen_before_the_next_question(
     start_visit(page, kiosk)
     button(page, "Nee, liever niet").click()
     at_question(page, 1, 2)
-    # Note when the answer shows as chosen and when the next question replaces it.
+    # Note when the answer shows as chosen (pressed, with a visible check mark, the only one) and
+    # when the next question replaces it; noted in the page, so a slow test cannot miss it.
     page.evaluate(
         """() => {
              window.marks = {};
              const options = document.querySelector('#options');
              new MutationObserver(() => {
-               const chosen = options.querySelector('[aria-pressed="true"] .check-mark');
-               if (chosen && chosen.checkVisibility() && !window.marks.chosen) {
+               const pressed = options.querySelectorAll('[aria-pressed="true"]');
+               const check = pressed.length === 1 && pressed[0].querySelector('.check-mark');
+               if (check && check.checkVisibility() && !window.marks.chosen) {
                  window.marks.chosen = performance.now();
+                 window.marks.value = pressed[0].getAttribute('aria-label');
                }
              }).observe(options, { attributes: true, subtree: true });
              new MutationObserver(() => {
@@ -358,11 +359,9 @@ def test_a_touched_answer_shows_as_chosen_before_the_next_question(
            }"""
     )
     button(page, "Tevreden").click()
-    expect(button(page, "Tevreden")).to_have_attribute("aria-pressed", "true")
-    expect(button(page, "Tevreden").locator(".check-mark")).to_be_visible()
-    expect(button(page, "Neutraal")).to_have_attribute("aria-pressed", "false")
     at_question(page, 2, 2)
     marks = page.evaluate("window.marks")
+    assert marks["value"] == "Tevreden", marks
     assert marks["next"] - marks["chosen"] >= 400, marks
     # A click at the touch, then the chosen answer says its name.
     heard = page.evaluate("window.played")[:2]
