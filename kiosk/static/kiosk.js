@@ -331,10 +331,24 @@ function keepFocus(fallback) {
 
 let attractTurn = 0;
 
+// Answer pictograms are fetched before they are needed, so that a new question's cards appear
+// whole at once instead of filling in one by one.
+const pictures = new Map();
+function loadPictures() {
+  const questions = (state.show.questionnaire && state.show.questionnaire.questions) || [];
+  for (const url of questions.flatMap((q) => q.options.map((o) => o.pictogram))) {
+    if (!url || pictures.has(url)) continue;
+    const img = new Image();
+    img.src = url;
+    pictures.set(url, img);
+  }
+}
+
 async function refreshShow() {
   try {
     state.show = await api('GET', '/api/show');
     loadSounds();
+    loadPictures();
   } catch (error) {
     console.warn('kiosk: could not refresh /api/show:', error.message);
   }
