@@ -301,17 +301,19 @@ KIOSK_VIDEOS: tuple[KioskVideo, ...] = (
     KioskVideo(
         key="consent",
         sentences=(
+            # One question with one meaning: may we record you at all. Whether the answer is
+            # a video or only a voice is chosen later, at each question.
             Sentence(
                 {
-                    "nl": "Wilt u antwoorden met video of met uw stem?",
-                    "en": "Would you like to answer with video or with your voice?",
+                    "nl": "Mogen wij u filmen of uw stem opnemen?",
+                    "en": "May we film you or record your voice?",
                 },
                 ((150, ("video-camera", "microphone")),),
             ),
             Sentence(
                 {
-                    "nl": "Alleen de medewerkers van deze bibliotheek zien en horen uw antwoord.",
-                    "en": "Only the staff of this library will see and hear your answer.",
+                    "nl": "Alleen de medewerkers van deze bibliotheek zien en horen het.",
+                    "en": "Only the staff of this library will see and hear it.",
                 },
                 ((150, ("staff", "library")), (90, ("eye", "speaker"))),
             ),
@@ -323,12 +325,12 @@ KIOSK_VIDEOS: tuple[KioskVideo, ...] = (
                 ((150, ("calendar", "trash")),),
             ),
             Sentence(
-                {"nl": "Gaat u akkoord?", "en": "Do you agree?"},
-                ((170, ("check", "cross")),),
+                {"nl": "Vinkje is ja, dat mag.", "en": "Tick is yes, you may."},
+                ((170, ("check",)),),
             ),
             Sentence(
-                {"nl": "Vinkje is ja. Kruis is nee.", "en": "Tick is yes. Cross is no."},
-                None,
+                {"nl": "Kruis is nee. Dan tikt u alleen.", "en": "Cross is no. Then you only tap."},
+                ((170, ("cross", "touch")),),
             ),
         ),
     ),

@@ -14,8 +14,8 @@ const UI = {
     start: 'Raak aan om te beginnen',
     chooseLanguage: 'Kies uw taal',
     languageOk: 'Verder in deze taal',
-    consent: 'Mag de kiosk u filmen en opnemen?',
-    consentYes: 'Ja, ik doe mee',
+    consent: 'Mogen wij u filmen of uw stem opnemen?',
+    consentYes: 'Ja, dat mag',
     consentNo: 'Nee, liever niet',
     consentYesShort: 'Ja',
     consentNoShort: 'Nee',
@@ -39,6 +39,8 @@ const UI = {
     again: 'Opnieuw opnemen',
     againShort: 'Opnieuw',
     trash: 'Weggooien',
+    trashYes: 'Ja, weggooien',
+    trashNo: 'Nee, bewaren',
     refused: 'Opnemen kan nu niet',
     next: 'Verder',
     thanks: 'Dank u wel!',
@@ -55,8 +57,8 @@ const UI = {
     start: 'Touch to start',
     chooseLanguage: 'Choose your language',
     languageOk: 'Continue in this language',
-    consent: 'May the kiosk film and record you?',
-    consentYes: 'Yes, I agree',
+    consent: 'May we film you or record your voice?',
+    consentYes: 'Yes, you may',
     consentNo: 'No, thank you',
     consentYesShort: 'Yes',
     consentNoShort: 'No',
@@ -80,6 +82,8 @@ const UI = {
     again: 'Record again',
     againShort: 'Again',
     trash: 'Throw away',
+    trashYes: 'Yes, throw it away',
+    trashNo: 'No, keep it',
     refused: 'Recording is not possible now',
     next: 'Next',
     thanks: 'Thank you!',
@@ -98,6 +102,7 @@ const RECORDING_KINDS = ['video', 'voice', 'open'];
 const RING = 2 * Math.PI * 54; // circumference of the SVG rings (r = 54)
 const METER_BARS = 12;
 const GUARD_MS = 600; // after a new question appears, a second quick tap does not answer it
+const CHOSEN_MS = 600; // a touched answer shows as chosen this long before the next question
 const BLANK = 'data:image/gif;base64,R0lGODlhAQABAAAAACH5BAEKAAEALAAAAAABAAEAAAICTAEAOw==';
 
 const $ = (id) => document.getElementById(id);
@@ -112,7 +117,8 @@ const state = {
   consent: false,
   plan: [],
   index: 0,
-  history: [], // {index, answer} per question left behind, answer = uuid or null (skipped)
+  history: [], // {index, answer, chose} per question left behind: answer = uuid or null (skipped),
+  // chose = the option value or 'video'/'voice' the visitor chose, shown again when they come back
   langTouched: null,
   lastActivity: performance.now(),
   stillDeadline: null,
@@ -236,9 +242,19 @@ function hush() {
 
 // --- videos ----------------------------------------------------------------------------------
 
+// Subtitles are written into the video's own caption band, never drawn over the picture: the
+// track stays 'hidden' (loaded, cues active) and every cue change is copied into the band.
+function showCaptions(video, textTrack) {
+  const band = $(video.dataset.captions);
+  if (!band) return;
+  const cues = textTrack ? [...(textTrack.activeCues || [])] : [];
+  band.textContent = cues.map((cue) => cue.text.replace(/<[^>]*>/g, '')).join('\n');
+}
+
 function setVideo(video, item, { muted = false, loop = false } = {}) {
   video.pause();
   for (const track of video.querySelectorAll('track')) track.remove();
+  showCaptions(video, null);
   video.muted = muted;
   video.loop = loop;
   if (!item || !item.video) {
@@ -255,7 +271,10 @@ function setVideo(video, item, { muted = false, loop = false } = {}) {
     track.src = item.subtitles;
     track.default = true;
     video.append(track);
-    track.track.mode = 'showing';
+    track.track.mode = 'hidden';
+    track.track.addEventListener('cuechange', () => {
+      if (track.isConnected) showCaptions(video, track.track);
+    });
   }
 }
 
@@ -293,6 +312,13 @@ function show(el, visible) {
   el.toggleAttribute('hidden', !visible); // an attribute, so that it works on SVG too
 }
 
+// For controls that come and go while the visitor looks (replay, back, skip): they keep their
+// place when not offered, so that nothing else on the screen moves.
+function offer(el, offered) {
+  el.classList.toggle('vacant', !offered);
+  el.setAttribute('aria-hidden', String(!offered));
+}
+
 // Keep focus on something visible when the control that had it disappears.
 function keepFocus(fallback) {
   const active = document.activeElement;
@@ -305,10 +331,24 @@ function keepFocus(fallback) {
 
 let attractTurn = 0;
 
+// Answer pictograms are fetched before they are needed, so that a new question's cards appear
+// whole at once instead of filling in one by one.
+const pictures = new Map();
+function loadPictures() {
+  const questions = (state.show.questionnaire && state.show.questionnaire.questions) || [];
+  for (const url of questions.flatMap((q) => q.options.map((o) => o.pictogram))) {
+    if (!url || pictures.has(url)) continue;
+    const img = new Image();
+    img.src = url;
+    pictures.set(url, img);
+  }
+}
+
 async function refreshShow() {
   try {
     state.show = await api('GET', '/api/show');
     loadSounds();
+    loadPictures();
   } catch (error) {
     console.warn('kiosk: could not refresh /api/show:', error.message);
   }
@@ -577,9 +617,10 @@ function renderProgress() {
   });
 }
 
-function optionButton({ label, picture, spokenLang, onTouch, className = '' }) {
+function optionButton({ label, picture, spokenLang, onTouch, value, className = '' }) {
   const button = document.createElement('button');
   button.type = 'button';
+  button.dataset.value = value;
   button.className = `option ${className}`.trim();
   button.setAttribute('aria-label', label);
   if (spokenLang) button.lang = spokenLang;
@@ -590,7 +631,12 @@ function optionButton({ label, picture, spokenLang, onTouch, className = '' }) {
   caption.className = 'caption';
   caption.textContent = label;
   caption.setAttribute('aria-hidden', 'true');
-  button.append(img, caption);
+  const check = document.createElement('img');
+  check.src = pictogram('check');
+  check.alt = '';
+  check.className = 'check-mark';
+  button.setAttribute('aria-pressed', 'false');
+  button.append(img, caption, check);
   button.addEventListener('click', () => {
     if (button.getAttribute('aria-disabled') === 'true') return;
     onTouch(button);
@@ -610,21 +656,36 @@ function renderOptions(question) {
         label: labels.label,
         picture: option.pictogram,
         spokenLang: state.lang,
-        onTouch: (button) => answerTap(question, option, labels, button),
+        value: option.value,
+        onTouch: () => answerTap(question, option, labels),
       }),
     );
   }
 }
 
-function answerTap(question, option, labels, button) {
+// Show which answer the visitor gave (before, when they come back to a question).
+function markChosen(value) {
+  for (const button of $('options').querySelectorAll('.option')) {
+    button.setAttribute('aria-pressed', String(value !== undefined && button.dataset.value === value));
+  }
+}
+
+async function answerTap(question, option, labels) {
   if (state.screen !== 'question' || state.rec.phase !== 'tap' || currentQuestion() !== question) return;
-  button.classList.add('chosen');
+  const visit = state.visit;
+  const index = state.index;
+  // The answer is taken at once; the screen holds still a moment so that the visitor sees (a
+  // frame and a check mark) and hears (the click, then the label) what they chose.
+  markChosen(option.value);
+  for (const other of $('options').querySelectorAll('.option')) other.setAttribute('aria-disabled', 'true');
   const answer = crypto.randomUUID();
   const session = state.session;
   const body = { uuid: answer, question_id: question.id, kind: question.kind, value: option.value };
   enqueue(() => api('POST', `/api/sessions/${session}/answers`, body));
-  state.history.push({ index: state.index, answer });
+  state.history.push({ index: state.index, answer, chose: option.value });
   const said = speak(labels.audio, 3000);
+  await sleep(CHOSEN_MS);
+  if (state.visit !== visit || state.screen !== 'question' || state.index !== index) return;
   goNext({ after: said });
 }
 
@@ -653,6 +714,26 @@ function goBack() {
   }
   hush();
   goQuestion(last.index);
+  if (['tap', 'choose'].includes(state.rec.phase)) markChosen(last.chose);
+}
+
+// A still of the question video as it stands now, for the voice review: the visitor sees which
+// question their voice answers. Without a picture yet, the question's first pictogram.
+function questionStill() {
+  const video = $('prompt-video');
+  if (video.readyState >= 2 && video.videoWidth) {
+    const canvas = document.createElement('canvas');
+    canvas.width = video.videoWidth;
+    canvas.height = video.videoHeight;
+    try {
+      canvas.getContext('2d').drawImage(video, 0, 0);
+      return canvas.toDataURL('image/jpeg', 0.85);
+    } catch {
+      /* a picture the page may not read: fall back to a pictogram */
+    }
+  }
+  const option = currentQuestion().options[0];
+  return (option && option.pictogram) || pictogram('question');
 }
 
 function skip() {
@@ -677,13 +758,33 @@ function renderMediumChoice() {
   box.dataset.count = '2';
   box.className = 'options medium';
   box.append(
-    optionButton({ label: t('withVideo'), picture: pictogram('video-camera'), onTouch: () => chooseMedium('video') }),
-    optionButton({ label: t('withVoice'), picture: pictogram('microphone'), onTouch: () => chooseMedium('voice') }),
+    optionButton({
+      label: t('withVideo'),
+      picture: pictogram('video-camera'),
+      value: 'video',
+      onTouch: () => chooseMedium('video'),
+    }),
+    optionButton({
+      label: t('withVoice'),
+      picture: pictogram('microphone'),
+      value: 'voice',
+      onTouch: () => chooseMedium('voice'),
+    }),
   );
 }
 
-function chooseMedium(kind) {
-  if (state.rec.phase !== 'choose') return;
+async function chooseMedium(kind) {
+  if (state.rec.phase !== 'choose' || state.choosing) return;
+  const visit = state.visit;
+  const index = state.index;
+  markChosen(kind);
+  state.choosing = true;
+  try {
+    await sleep(CHOSEN_MS);
+  } finally {
+    state.choosing = false;
+  }
+  if (state.visit !== visit || state.index !== index || state.rec.phase !== 'choose') return;
   state.rec.kind = kind;
   setPhase('ready');
 }
@@ -717,12 +818,14 @@ function setPhase(phase) {
   const live = ['ready', 'countdown', 'recording'].includes(phase);
   const recordingNow = ['countdown', 'recording', 'stopping'].includes(phase);
 
+  const reviewing = phase === 'review' || phase === 'discard';
   show($('options'), phase === 'tap' || phase === 'choose');
   show($('you-pane'), !['tap', 'choose'].includes(phase));
   $('question-stage').classList.toggle('two', !['tap', 'choose'].includes(phase));
   show($('preview'), video && live);
   show($('voice-meter'), !video && live);
-  show($('review-video'), video && phase === 'review');
+  show($('review-video'), video && reviewing);
+  show($('review-picture'), !video && reviewing);
   show($('review-play'), phase === 'review');
   show($('refused'), phase === 'refused');
   show($('rec-badge'), phase === 'recording');
@@ -733,13 +836,15 @@ function setPhase(phase) {
   $('stop').setAttribute('aria-disabled', String(phase !== 'recording'));
   show($('ring'), phase === 'recording' || phase === 'stopping');
   show($('review-controls'), phase === 'review');
+  show($('trash-confirm'), phase === 'discard');
   show($('go-on'), phase === 'refused');
   $('back').setAttribute('aria-label', t(backToMediumChoice() ? 'backToChoice' : 'back'));
-  show($('back'), backToMediumChoice() || (state.history.length > 0 && ['tap', 'choose', 'ready', 'refused'].includes(phase)));
-  show($('skip'), ['choose', 'ready'].includes(phase));
-  show($('prompt-replay'), !recordingNow);
+  offer($('back'), backToMediumChoice() || (state.history.length > 0 && ['tap', 'choose', 'ready', 'refused'].includes(phase)));
+  offer($('skip'), ['choose', 'ready'].includes(phase));
+  offer($('prompt-replay'), !recordingNow);
   $('countdown').textContent = '';
-  if (phase !== 'review') {
+  if (!video && reviewing && phase === 'review') $('review-picture').src = questionStill();
+  if (!reviewing) {
     for (const media of [$('review-video'), $('review-audio')]) {
       media.pause();
       media.removeAttribute('src');
@@ -762,10 +867,11 @@ function setPhase(phase) {
     recording: $('stop'),
     stopping: $('stop'),
     review: $('send'),
+    discard: $('trash-no'),
     refused: $('go-on'),
   }[phase];
   if (phase === 'tap') return; // the new question's heading has focus
-  if (['ready', 'recording', 'review', 'refused'].includes(phase)) {
+  if (['ready', 'recording', 'review', 'discard', 'refused'].includes(phase)) {
     primary.focus({ preventScroll: true });
   } else {
     keepFocus(primary);
@@ -910,9 +1016,9 @@ async function sendRecording() {
   const body = { uuid: answer, question_id: question.id, kind: rec.kind, recording: rec.uuid };
   try {
     await enqueue(() => api('POST', `/api/sessions/${session}/answers`, body));
-    state.history.push({ index: state.index, answer });
+    state.history.push({ index: state.index, answer, chose: chosenMedium() });
   } catch {
-    state.history.push({ index: state.index, answer: null });
+    state.history.push({ index: state.index, answer: null, chose: chosenMedium() });
   } finally {
     reviewBusy = false;
   }
@@ -922,7 +1028,7 @@ async function sendRecording() {
 
 async function discardRecording(thenWhat) {
   const rec = state.rec;
-  if (rec.phase !== 'review' || reviewBusy) return;
+  if (!['review', 'discard'].includes(rec.phase) || reviewBusy) return;
   reviewBusy = true;
   const uuid = rec.uuid;
   rec.uuid = null;
@@ -936,13 +1042,32 @@ async function discardRecording(thenWhat) {
   thenWhat();
 }
 
+// The medium an open question was answered with, to show as chosen when the visitor comes back.
+function chosenMedium() {
+  return currentQuestion().kind === 'open' ? state.rec.kind : undefined;
+}
+
 function recordAgain() {
   discardRecording(() => setPhase('ready'));
 }
 
+// "Throw away" asks once more, with pictograms only: the bin with a check, or a cross to keep it.
+function askThrowAway() {
+  if (state.rec.phase !== 'review' || reviewBusy) return;
+  for (const media of [$('review-video'), $('review-audio')]) media.pause();
+  setPhase('discard');
+  guard($('trash-confirm').querySelectorAll('button'));
+}
+
+function keepRecording() {
+  if (state.rec.phase !== 'discard') return;
+  setPhase('review');
+}
+
 function throwAway() {
+  if (state.rec.phase !== 'discard') return;
   discardRecording(() => {
-    state.history.push({ index: state.index, answer: null });
+    state.history.push({ index: state.index, answer: null, chose: chosenMedium() });
     goNext();
   });
 }
@@ -1042,7 +1167,8 @@ function closeStillThere() {
   delete document.body.dataset.overlay;
   state.lastActivity = performance.now();
   const heading = document.querySelector(`#${state.screen} h1`);
-  const phasePrimary = state.screen === 'question' && { ready: 'record', review: 'send', refused: 'go-on' }[state.rec.phase];
+  const phasePrimary = state.screen === 'question'
+    && { ready: 'record', review: 'send', discard: 'trash-no', refused: 'go-on' }[state.rec.phase];
   (phasePrimary ? $(phasePrimary) : heading).focus({ preventScroll: true });
 }
 
@@ -1100,7 +1226,9 @@ function wire() {
   $('review-play').addEventListener('click', act(playReview));
   $('send').addEventListener('click', act(sendRecording));
   $('again').addEventListener('click', act(recordAgain));
-  $('trash').addEventListener('click', act(throwAway));
+  $('trash').addEventListener('click', act(askThrowAway));
+  $('trash-no').addEventListener('click', act(keepRecording));
+  $('trash-yes').addEventListener('click', act(throwAway));
   $('thanks').addEventListener('click', () => {
     if (state.screen === 'thanks') goAttract();
   });

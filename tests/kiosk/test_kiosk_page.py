@@ -30,6 +30,13 @@ CAMERA = ROOT / "media" / "sample" / "camera.mp4"
 TONE_HZ = 440.0
 RECORD_SECONDS = 2.0
 MIN_TARGET_PX = 96
+# Notes every sound and video the page starts in window.played, to hear what the visitor hears.
+NOTE_WHAT_PLAYS = """window.played = [];
+    const play = HTMLMediaElement.prototype.play;
+    HTMLMediaElement.prototype.play = function () {
+      window.played.push(new URL(this.src || this.currentSrc, location.href).pathname);
+      return play.call(this);
+    };"""
 
 
 @pytest.fixture
@@ -169,15 +176,7 @@ def test_a_visitor_answers_by_tap_video_and_voice(
 ) -> None:
     page = kiosk_page
     kiosk = start_kiosk(pulse=pulse)
-    # Note every sound and video the page starts, to hear what the visitor hears.
-    page.add_init_script(
-        """window.played = [];
-           const play = HTMLMediaElement.prototype.play;
-           HTMLMediaElement.prototype.play = function () {
-             window.played.push(new URL(this.src || this.currentSrc, location.href).pathname);
-             return play.call(this);
-           };"""
-    )
+    page.add_init_script(NOTE_WHAT_PLAYS)
     page.goto(kiosk.url)
 
     # 1. The attract loop: a muted video with subtitles and a pulsing touch pictogram.
@@ -205,10 +204,12 @@ def test_a_visitor_answers_by_tap_video_and_voice(
     page.wait_for_function(
         """() => { const v = document.querySelector('#consent-video');
                    return !v.paused && !v.muted && v.textTracks.length === 1
-                          && v.textTracks[0].mode === 'showing' && v.textTracks[0].kind === 'captions'; }"""
+                          && v.textTracks[0].mode === 'hidden' && v.textTracks[0].kind === 'captions'; }"""
     )
+    # The captions are written in their own band under the picture, not over it.
+    expect(page.locator("#consent-captions")).to_contain_text("Mogen wij u filmen")
     look(page, "3-consent", screenshots, assert_accessible)
-    button(page, "Ja, ik doe mee").click()
+    button(page, "Ja, dat mag").click()
 
     # 4a. A scale: five faces.
     at_question(page, 1, 4)
@@ -216,7 +217,7 @@ def test_a_visitor_answers_by_tap_video_and_voice(
     expect(page.locator("#options .option")).to_have_count(5)
     page.wait_for_function(
         """() => { const v = document.querySelector('#prompt-video');
-                   return !v.paused && !v.muted && v.textTracks[0].mode === 'showing'; }"""
+                   return !v.paused && !v.muted && v.textTracks[0].mode === 'hidden'; }"""
     )
     look(page, "4-scale", screenshots, assert_accessible)
     page.evaluate("window.played = []")
@@ -267,6 +268,8 @@ def test_a_visitor_answers_by_tap_video_and_voice(
         "() => { const v = document.querySelector('#review-video');"
         " return v.readyState >= 2 && v.duration > 1; }"
     )
+    # Played back mirrored like the preview, so that the visitor sees the same picture again.
+    expect(page.locator("#review-video")).to_have_css("transform", "matrix(-1, 0, 0, 1, 0, 0)")
     look(page, "9-video-review", screenshots, assert_accessible)
     button(page, "Versturen").click()
 
@@ -326,7 +329,7 @@ def test_record_again_and_throw_away_leave_nothing_behind(
     page = kiosk_page
     kiosk = start_kiosk(pulse=pulse)
     start_visit(page, kiosk)
-    button(page, "Ja, ik doe mee").click()
+    button(page, "Ja, dat mag").click()
     at_question(page, 1, 4)
     button(page, "Neutraal").click()
     at_question(page, 2, 4)
@@ -349,6 +352,7 @@ def test_record_again_and_throw_away_leave_nothing_behind(
     stop_recording_at(page, started + 0.5)
     assert len(kiosk.files()) == 1
     button(page, "Weggooien").click()
+    button(page, "Ja, weggooien").click()  # asked once more
     at_question(page, 4, 4)
     kiosk.wait_for(lambda: not kiosk.files(), "the thrown away take to be deleted")
 
@@ -451,7 +455,7 @@ def test_an_idle_kiosk_asks_are_you_still_there_and_starts_over(
                    new MutationObserver(() => window.countdownSeen.push(number.textContent))
                      .observe(number, { childList: true, characterData: true, subtree: true }); }"""
     )
-    button(page, "Ja, ik doe mee").click()
+    button(page, "Ja, dat mag").click()
     at_question(page, 1, 4)
     button(page, "Tevreden").click()
     at_question(page, 2, 4)
@@ -513,7 +517,7 @@ def test_when_recording_is_refused_the_visitor_sees_it_and_goes_on(
     on_screen(page, "attract")
     page.locator("#attract-video").click()
     on_screen(page, "consent")  # one language: no choice to make
-    button(page, "Ja, ik doe mee").click()
+    button(page, "Ja, dat mag").click()
     at_question(page, 1, 4)
     button(page, "Heel tevreden").click()
     at_question(page, 2, 4)

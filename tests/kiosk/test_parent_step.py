@@ -19,6 +19,7 @@ from admin.models import PrivacySettings, Session
 from admin.privacy.operations import save_settings
 from tests.admin.helpers import MEDIA_SET
 from tests.support.kiosk_process import StartKiosk
+from tests.support.layout import assert_fits
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("database", ["sqlite"], indirect=True)]
 
@@ -66,7 +67,7 @@ def test_without_a_parent_s_yes_a_child_only_taps_and_nothing_is_recorded(
     expect(screen).to_have_attribute("data-screen", "language")
     page.get_by_role("button", name="Verder in deze taal", exact=True).click()
     expect(screen).to_have_attribute("data-screen", "consent")
-    page.get_by_role("button", name="Ja, ik doe mee", exact=True).click()
+    page.get_by_role("button", name="Ja, dat mag", exact=True).click()
 
     expect(screen).to_have_attribute("data-screen", "parent")
     expect(page.locator("#parent-text")).to_have_text(WORDS_NL)
@@ -76,6 +77,9 @@ def test_without_a_parent_s_yes_a_child_only_taps_and_nothing_is_recorded(
     )
     page.screenshot(path=screenshots / "kiosk-parent-step.png")
     assert_accessible(page)
+    for width, height in ((800, 480), (720, 1280), (1920, 1080)):  # the smallest, a totem, the usual
+        page.set_viewport_size({"width": width, "height": height})
+        assert_fits(page, "the parent step")
     # The service itself insists on the parent's answer once the visitor said yes to filming.
     for body in ("{language: 'nl', consent: true}", "{language: 'nl', consent: true, parent_consent: 'ok'}"):
         status = page.evaluate(
