@@ -84,6 +84,8 @@ enter() {
 	done
 	mkdir -p "$root/dev/shm" && mount -t tmpfs shm "$root/dev/shm" && mounted+=("$root/dev/shm")
 	cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+	# pip inside trusts what this machine's pip trusts (a site may reach PyPI through its own CA).
+	cp -L /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/host-ca-certificates.crt"
 }
 leave() {
 	local i
@@ -96,7 +98,8 @@ trap leave EXIT
 
 in_root() {
 	chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 PATH=/usr/local/bin:/usr/bin:/bin \
-		PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_DEFAULT_TIMEOUT=180 "$@"
+		PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_DEFAULT_TIMEOUT=180 \
+		PIP_CERT=/etc/ssl/certs/host-ca-certificates.crt "$@"
 }
 
 install_kiosk() {
