@@ -4,9 +4,8 @@ that models a slow computer (a Raspberry Pi 3, an old office PC busy with the pa
 Each condition runs in its own child process, pinned to one core: the kiosk's own measurement
 (``kiosk.hardware.profiles.recorder_profile``, as at start, nothing kept), then the chosen profile
 encoding 8 s of 720p talking-head video without giving up, for its speed and file size per minute.
-The quota is a cgroup: v2 ``cpu.max`` where the cpu controller is there, else v1
-``cpu.cfs_quota_us``; where neither can be written, three busy loops pinned to the same core leave
-the child about a quarter. The machine is shared, so the load average is printed beside.
+The quota is a cgroup (``tests/support/cpu.py``). The machine is shared, so the load average is
+printed beside.
 
 Run from the repository root: ``python bench/bench_recorder_profile.py``.
 """
@@ -19,14 +18,16 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.cpu import CORE, cpu_share  # noqa: E402
+
 QUARTER = 0.25
-PERIOD_US = 100_000
 SECONDS = 8.0  # of video for the chosen profile's speed and size
-CORE = 0
 
 
 def child() -> None:
@@ -55,69 +56,6 @@ def child() -> None:
     )
 
 
-@contextmanager
-def cpu_share(quota: float | None) -> Iterator[tuple[str, Callable[[], None]]]:
-    """A child's CPU: at most ``quota`` cores (None: no limit), and a large weight against the
-    other work on this shared machine, so that "one full core" is nearly that. Yields how it
-    is done and what the child runs before anything else."""
-    v2, v1 = Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/cpu")
-    group = Path()
-    settings: dict[str, str] = {}
-    if "cpu" in (_read(v2 / "cgroup.subtree_control") or "").split():
-        group = v2 / f"vertelpaal-bench-{os.getpid()}"
-        limit = f"{round(quota * PERIOD_US)} {PERIOD_US}" if quota else "max"
-        settings = {"cpu.weight": "10000", "cpu.max": limit}
-        how = "cgroup v2 cpu.max"
-    elif (v1 / "cpu.cfs_quota_us").exists():
-        group = v1 / f"vertelpaal-bench-{os.getpid()}"
-        settings = {
-            "cpu.shares": "65536",
-            "cpu.cfs_period_us": str(PERIOD_US),
-            "cpu.cfs_quota_us": str(round(quota * PERIOD_US)) if quota else "-1",
-        }
-        how = "cgroup v1 cpu.cfs_quota_us"
-    try:
-        group.mkdir()
-        for name, value in settings.items():
-            (group / name).write_text(value)
-    except OSError:
-        if settings and group.exists():
-            group.rmdir()
-        settings = {}
-    if settings:
-        procs = group / "cgroup.procs"
-        try:
-            yield (f"{how} = {quota:g} core" if quota else how), lambda: procs.write_text(str(os.getpid()))
-        finally:
-            for _ in range(50):  # the child has only just left it
-                try:
-                    group.rmdir()
-                    break
-                except OSError:
-                    time.sleep(0.1)
-        return
-    # No cgroup to write: three busy loops on the child's core leave it about a quarter.
-    burners = [
-        subprocess.Popen(
-            [sys.executable, "-c", f"import os\nos.sched_setaffinity(0, {{{CORE}}})\nwhile True: pass"]
-        )
-        for _ in range(3 if quota else 0)
-    ]
-    try:
-        yield ("3 busy loops on the same core" if quota else "no limit"), lambda: os.nice(-10)
-    finally:
-        for burner in burners:
-            burner.kill()
-            burner.wait()
-
-
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text()
-    except OSError:
-        return None
-
-
 def run_child(before: Callable[[], None]) -> dict[str, object]:
     def setup() -> None:
         os.sched_setaffinity(0, {CORE})
@@ -129,7 +67,7 @@ def run_child(before: Callable[[], None]) -> dict[str, object]:
         capture_output=True,
         text=True,
         timeout=300,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=ROOT,
     )
     if result.returncode != 0:
         raise RuntimeError(result.stderr)

@@ -4,7 +4,11 @@ fallback, the cache, and a recording made with the chosen profile."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import av
 import pytest
@@ -16,6 +20,7 @@ from kiosk.hardware.profiles import MEASURED_MIN, Candidate, RecorderProfile, ch
 from kiosk.hardware.recorder import Recorder
 from kiosk.hardware.selftest import run_selftest
 from kiosk.hardware.synthetic import write_test_video
+from tests.support.cpu import CORE, cpu_share
 
 # Where none of these exist, a forced or automatic profile must still record.
 NO_CAMERA = "63"
@@ -78,6 +83,37 @@ def test_a_slower_machine_gets_a_smaller_or_faster_profile(measured_here: dict[s
     fastest = max(measured_here, key=measured_here.__getitem__)
     assert hopeless.name == fastest
     assert "too slow to record video" in hopeless.summary()
+
+
+def test_under_a_quarter_core_quota_the_kiosk_picks_a_smaller_profile() -> None:
+    """The kiosk's own measurement, in child processes pinned to one core: one with the core
+    to itself, one under a cgroup quota of a quarter core (a slow computer)."""
+    code = (
+        "import json; from kiosk.hardware import profiles as p; r = p.recorder_profile(None);"
+        "print(json.dumps({'name': r.name, 'tried': dict(r.tried), 'quota': p.cpu_quota()}))"
+    )
+
+    def measured(quota: float | None) -> dict[str, Any]:
+        with cpu_share(quota) as (how, enter):
+
+            def setup() -> None:
+                os.sched_setaffinity(0, {CORE})
+                enter()
+
+            result = subprocess.run(
+                [sys.executable, "-c", code], preexec_fn=setup, capture_output=True, text=True, timeout=120
+            )
+        assert result.returncode == 0, result.stderr
+        return {"how": how, **json.loads(result.stdout)}
+
+    full, quarter = measured(None), measured(0.25)
+    if quarter["how"].startswith("cgroup"):
+        assert (full["quota"], quarter["quota"]) == (None, 0.25), "the kiosk sees its quota (for the cache)"
+    order = list(profiles.KNOWN)
+    assert order.index(quarter["name"]) >= order.index(full["name"]), (full, quarter)
+    if full["name"] != "360p-ultrafast":  # else there is no smaller one
+        assert quarter["name"] != full["name"], (full, quarter)
+    assert quarter["tried"]["720p-veryfast"] < 0.6 * full["tried"]["720p-veryfast"], (full, quarter)
 
 
 def test_the_pi_hardware_encoder_falls_back_here_and_says_why(tmp_path: Path) -> None:
