@@ -14,7 +14,7 @@ DEBIAN_PACKAGES := python3 python3-venv postgresql chromium ffmpeg espeak-ng sox
 	pulseaudio pulseaudio-utils libasound2-plugins libportaudio2 libgl1 libglib2.0-0 fonts-dejavu-core \
 	nginx rsync openssl
 
-.PHONY: demo test bench lint system-packages venv translations lock clean
+.PHONY: demo test bench lint system-packages venv translations lock clean arm64-selftest
 
 system-packages:
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
@@ -82,3 +82,9 @@ demo: system-packages venv
 
 clean:
 	rm -rf $(DEMO_DIR)
+
+# The kiosk on the Raspberry Pi's architecture: a Debian 12 arm64 root (kept in var/arm64/), the
+# kiosk installed from its lock, `python -m kiosk selftest` with the file camera, under qemu.
+# As root; not part of `make test` (the first run takes many minutes).
+arm64-selftest:
+	deploy/arm64/selftest.sh

@@ -6,8 +6,12 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kiosk import config as kiosk_config
+
+if TYPE_CHECKING:
+    from kiosk.hardware.profiles import RecorderProfile
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "selftest":
         from kiosk.hardware import run_selftest
 
+        # Measured afresh (and kept for the next start): whoever runs the selftest wants today's figure.
+        profile = _recorder_profile(config, remeasure=True)
         report = run_selftest(
             config.camera.source,
             config.microphone.device,
@@ -39,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
             width=config.camera.width,
             height=config.camera.height,
             fps=config.camera.fps,
+            profile=profile,
         )
         for line in report.lines():
             print(line)
@@ -58,11 +65,30 @@ def main(argv: list[str] | None = None) -> int:
     from waitress import serve
 
     from kiosk.app import create_app
+    from kiosk.devices import Devices
 
-    app = create_app(config)
+    # Before serving, so the measurement has the machine to itself; kept, so a restart skips it.
+    profile = _recorder_profile(config)
+    print(f"Recorder profile: {profile.summary()}", flush=True)
+    app = create_app(config, devices=Devices(config, settings=profile.settings()))
     print(f"Vertelpaal kiosk: http://{config.host}:{config.port}/", flush=True)
     serve(app, host=config.host, port=config.port, threads=8, channel_timeout=30)
     return 0
+
+
+def _recorder_profile(config: kiosk_config.KioskConfig, remeasure: bool = False) -> RecorderProfile:
+    from kiosk.hardware.profiles import recorder_profile
+    from kiosk.paths import SyncPaths
+
+    cam = config.camera
+    return recorder_profile(
+        SyncPaths(config.data_dir).recorder_profile,
+        config.recorder.profile,
+        width=cam.width,
+        height=cam.height,
+        fps=cam.fps,
+        remeasure=remeasure,
+    )
 
 
 if __name__ == "__main__":

@@ -46,6 +46,13 @@ class SyncConfig:
 
 
 @dataclass(frozen=True)
+class RecorderConfig:
+    # "auto": measured at start (kiosk.hardware.profiles); or a profile's name to force it, such
+    # as "720p-veryfast", "540p-superfast", "360p-ultrafast" or "720p-h264_v4l2m2m".
+    profile: str = "auto"
+
+
+@dataclass(frozen=True)
 class KioskConfig:
     data_dir: Path = Path("/var/lib/vertelpaal")  # outbox database and recordings
     question_set: Path = DEFAULT_QUESTION_SET  # used until the server sends questions
@@ -58,6 +65,7 @@ class KioskConfig:
     microphone: MicrophoneConfig = field(default_factory=MicrophoneConfig)
     timeouts: TimeoutConfig = field(default_factory=TimeoutConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
+    recorder: RecorderConfig = field(default_factory=RecorderConfig)
 
     @property
     def outbox_path(self) -> Path:
@@ -73,6 +81,7 @@ _SECTIONS = {
     "microphone": MicrophoneConfig,
     "timeouts": TimeoutConfig,
     "sync": SyncConfig,
+    "recorder": RecorderConfig,
 }
 
 
@@ -160,6 +169,11 @@ def _check(config: KioskConfig, source: str) -> None:
         problems.append("[sync] upload_chunk_kb must be between 16 and 65536")
     if config.server_url and not config.server_url.startswith(("http://", "https://")):
         problems.append("server_url must start with https:// (or http:// for a test)")
+    if config.recorder.profile != "auto":
+        from kiosk.hardware.profiles import KNOWN  # loads the encoders: only when a profile is forced
+
+        if config.recorder.profile not in KNOWN:
+            problems.append(f"[recorder] profile must be auto or one of: {', '.join(KNOWN)}")
     if not (config.question_set / "manifest.json").is_file():
         problems.append(f"question_set {config.question_set} holds no manifest.json")
     if problems:

@@ -13,6 +13,7 @@ from pathlib import Path
 from kiosk.config import KioskConfig
 from kiosk.hardware import (
     Camera,
+    EncoderSettings,
     Microphone,
     Recorder,
     RecorderError,
@@ -34,8 +35,9 @@ class DeviceError(RuntimeError):
 
 
 class Devices:
-    def __init__(self, config: KioskConfig) -> None:
+    def __init__(self, config: KioskConfig, settings: EncoderSettings | None = None) -> None:
         self.config = config
+        self.settings = settings  # the recorder profile measured at start; None: the defaults
         self._lock = threading.Lock()
         self._camera: Camera | None = None
         self._microphone: Microphone | None = None
@@ -100,6 +102,7 @@ class Devices:
                 max_seconds=self.config.timeouts.max_answer_seconds,
                 max_queued_frames=6,
                 seal_to=seal_to,
+                settings=self.settings,
             )
             recorder.start()
             self._active = ActiveRecording(recording_uuid, kind, recorder)

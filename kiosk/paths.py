@@ -29,3 +29,8 @@ class SyncPaths:
     @property
     def hardware(self) -> Path:
         return self.root / "hardware.json"
+
+    @property
+    def recorder_profile(self) -> Path:
+        """The recorder profile in use, written by the kiosk service at start (kiosk.hardware.profiles)."""
+        return self.root / "recorder-profile.json"

@@ -377,6 +377,8 @@ class SyncService:
             status["config_etag"] = config["etag"]
         with contextlib.suppress(FileNotFoundError, ValueError):
             status.update(json.loads(self.paths.hardware.read_text()))  # written by the kiosk service
+        with contextlib.suppress(FileNotFoundError, ValueError, KeyError, TypeError):
+            status["recorder_profile"] = json.loads(self.paths.recorder_profile.read_text())["summary"]
         response = self.http.post(
             f"{self.base}/heartbeat", json=status, headers=self._auth(), timeout=REQUEST_TIMEOUT
         )

@@ -351,6 +351,11 @@ def spec() -> dict[str, Any]:
                                         "camera_ok": {"type": "boolean"},
                                         "microphone_ok": {"type": "boolean"},
                                         "config_etag": {"type": "string"},
+                                        "recorder_profile": {
+                                            "type": "string",
+                                            "description": "the recording profile this kiosk measured, "
+                                            "e.g. '720p-veryfast: libx264 veryfast 1280×720, 4.2× real time'",
+                                        },
                                     },
                                 }
                             }

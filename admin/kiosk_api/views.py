@@ -48,6 +48,7 @@ HEARTBEAT_FIELDS = {
     "config_etag": str,
     "camera_message": str,
     "microphone_message": str,
+    "recorder_profile": str,  # the recording profile the kiosk measured (kiosk/hardware/profiles.py)
 }
 
 

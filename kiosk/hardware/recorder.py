@@ -97,6 +97,21 @@ class EncoderSettings:
     audio_bitrate: int = 64_000  # mono speech
     samplerate: int = 48_000
     channels: int = 1
+    # The H.264 encoder: libx264, or a hardware one such as a Pi 4's h264_v4l2m2m (which knows
+    # no preset or CRF, only a bit rate: video_bitrate).
+    codec: str = "libx264"
+    video_bitrate: int = 1_500_000
+    # A live recording is encoded at the camera's size, scaled down (same shape) to at most this
+    # height when set: the recorder profile of a slow computer (kiosk.hardware.profiles).
+    max_height: int | None = None
+
+
+def scaled_size(width: int, height: int, max_height: int | None) -> tuple[int, int]:
+    """``width`` × ``height`` scaled down to ``max_height`` at the same shape, in even numbers
+    (4:2:0 pictures have half-size colour planes)."""
+    if max_height is None or height <= max_height:
+        return width, height
+    return max(2, round(width * max_height / height / 2) * 2), max(2, max_height // 2 * 2)
 
 
 class Mp4Writer:
@@ -145,19 +160,22 @@ class Mp4Writer:
     def _add_video_stream(self) -> av.VideoStream:
         s = self.settings
         rate = Fraction(round(s.fps * 1000), 1000)
-        stream = self._container.add_stream(
-            "libx264",
-            rate=rate,
-            options={
+        if s.codec == "libx264":
+            options = {
                 "preset": s.preset,
                 "crf": str(s.crf),
                 # No B-frames: without an edit list (impossible with an empty moov) their
                 # reordering delay would start the picture two frames after the sound.
                 "x264-params": ":".join(["bframes=0", *filter(None, [s.x264_params])]),
-            },
-        )
+            }
+        else:
+            options = {}
+        stream = self._container.add_stream(s.codec, rate=rate, options=options)
         stream.width, stream.height, stream.pix_fmt = s.width, s.height, "yuv420p"
         context = stream.codec_context
+        if s.codec != "libx264":
+            context.bit_rate = s.video_bitrate
+            context.max_b_frames = 0
         context.time_base = VIDEO_TIME_BASE
         context.gop_size = max(1, round(s.fps * s.keyframe_seconds))
         context.thread_count = s.threads
@@ -410,12 +428,8 @@ class Recorder:
             self._start_sources()
             settings = self.settings
             if self.camera is not None:  # the camera knows its real size and rate by now
-                settings = replace(
-                    settings,
-                    width=self.camera.width,
-                    height=self.camera.height,
-                    fps=self.camera.fps,
-                )
+                width, height = scaled_size(self.camera.width, self.camera.height, settings.max_height)
+                settings = replace(settings, width=width, height=height, fps=self.camera.fps)
             if self.microphone is not None:
                 settings = replace(
                     settings,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import shutil
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from kiosk.hardware.microphone import (
     SoundDeviceMicrophone,
     dbfs,
 )
+from kiosk.hardware.profiles import RecorderProfile
 from kiosk.hardware.recorder import EncoderSettings, Recorder, RecorderError, RecordingResult
 
 # Below this the microphone gives (next to) digital silence: muted, unplugged or wrong device.
@@ -51,19 +52,25 @@ class SelftestReport:
     disk: Check
     microphone_level_dbfs: float | None = None
     disk_free_bytes: int | None = None
+    # The recording profile this machine is fast enough for, when the selftest was given one.
+    recorder: Check | None = None
+    recorder_profile: dict[str, Any] | None = None
 
-    @property
-    def ok(self) -> bool:
-        return all(check.ok for check in (self.camera, self.microphone, self.encoder, self.disk))
-
-    def lines(self) -> list[str]:
+    def _checks(self) -> list[tuple[str, Check]]:
         checks = [
             ("camera", self.camera),
             ("microphone", self.microphone),
             ("encoder", self.encoder),
             ("disk", self.disk),
         ]
-        return [f"{name:<10} {'OK  ' if c.ok else 'FAIL'}  {c.message}" for name, c in checks]
+        return checks + ([("recorder", self.recorder)] if self.recorder is not None else [])
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for _, check in self._checks())
+
+    def lines(self) -> list[str]:
+        return [f"{name:<10} {'OK  ' if c.ok else 'FAIL'}  {c.message}" for name, c in self._checks()]
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
@@ -87,13 +94,17 @@ def run_selftest(
     height: int = 720,
     fps: float = 25.0,
     min_free_bytes: int = MIN_FREE_BYTES,
+    profile: RecorderProfile | None = None,
 ) -> SelftestReport:
     """Record ``seconds`` from the camera and microphone into ``out_dir`` and report.
 
     The test recording is deleted afterwards. A part that fails is reported, not raised; the
     encoder is still tested with whatever works (with generated pictures if nothing does).
+    With a recorder ``profile`` (kiosk.hardware.profiles) the recording uses it, and the report
+    says whether this machine is fast enough for it.
     """
     out_dir = Path(out_dir)
+    settings = profile.settings() if profile is not None else EncoderSettings()
     disk, free = _check_disk(out_dir, min_free_bytes)
     camera_part = open_camera(camera_source, width, height, fps)
     microphone_part = SoundDeviceMicrophone(microphone_device)
@@ -106,7 +117,7 @@ def run_selftest(
         heard: list[AudioBlock] = []
         if microphone is not None:
             microphone.add_listener(heard.append)
-        encoder_check, result = _record(out_dir, camera, microphone, seconds, fps)
+        encoder_check, result = _record(out_dir, camera, microphone, seconds, fps, settings)
 
         level: float | None = None
         if microphone is not None:
@@ -125,6 +136,8 @@ def run_selftest(
         disk=disk,
         microphone_level_dbfs=level,
         disk_free_bytes=free,
+        recorder=None if profile is None else Check(profile.keeps_up, profile.summary()),
+        recorder_profile=None if profile is None else profile.as_dict(),
     )
 
 
@@ -165,14 +178,17 @@ def _record(
     microphone: Microphone | None,
     seconds: float,
     fps: float,
+    settings: EncoderSettings,
 ) -> tuple[Check, RecordingResult | None]:
     suffix = ".mp4" if camera is not None else ".m4a"
     path = out_dir / f"selftest-{uuid.uuid4().hex[:8]}{suffix}"
     try:
         if camera is None and microphone is None:
-            result = _record_generated(path, seconds=min(seconds, 1.0), fps=fps)
+            result = _record_generated(path, seconds=min(seconds, 1.0), fps=fps, settings=settings)
         else:
-            recorder = Recorder(path, camera=camera, microphone=microphone, max_seconds=seconds)
+            recorder = Recorder(
+                path, camera=camera, microphone=microphone, max_seconds=seconds, settings=settings
+            )
             recorder.start()
             recorder.wait(seconds + 10.0)  # it stops itself at max_seconds
             result = recorder.stop()
@@ -185,12 +201,12 @@ def _record(
     return check, result
 
 
-def _record_generated(path: Path, seconds: float, fps: float) -> RecordingResult:
+def _record_generated(path: Path, seconds: float, fps: float, settings: EncoderSettings) -> RecordingResult:
     """Encode generated pictures: tests the encoder when no camera or microphone works."""
     from kiosk.hardware.synthetic import TalkingHeadSource
 
     source = TalkingHeadSource(640, 360, round(fps), noise_sigma=1.0)
-    settings = EncoderSettings(width=640, height=360, fps=fps)
+    settings = replace(settings, width=640, height=360, fps=fps)
     with Recorder(path, video=True, audio=False, settings=settings) as recorder:
         recorder.start()
         for index in range(round(seconds * fps)):

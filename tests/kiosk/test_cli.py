@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -34,6 +35,11 @@ def test_selftest_records_camera_and_microphone_and_says_so(tmp_path: Path, puls
     assert result.returncode == 0, result.stdout + result.stderr
     text = result.stdout.lower()
     assert "camera" in text and "microphone" in text and "disk" in text
+    # The recorder profile measured on this machine, kept for the kiosk's next start.
+    recorder = next(line for line in result.stdout.splitlines() if line.startswith("recorder "))
+    assert "× real time" in recorder and ", measured" in recorder, recorder
+    kept = json.loads((tmp_path / "data" / "recorder-profile.json").read_text())
+    assert kept["how"] == "measured" and recorder.endswith(kept["summary"])
 
 
 def test_selftest_without_a_camera_fails_in_plain_words(tmp_path: Path) -> None:

@@ -5,22 +5,24 @@ from __future__ import annotations
 import hashlib
 import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from admin.demo.seed import seed
 from admin.extensions import db
-from admin.models import Answer, Kiosk, Media, Session
+from admin.models import Answer, Kiosk, Media, Role, Session, User
 from admin.storage import media_store
 from kiosk import showdoc
 from kiosk.config import KioskConfig
+from kiosk.hardware.profiles import recorder_profile
 from kiosk.outbox import Outbox
 from kiosk.sync import NotEnrolled, SyncError, SyncService
-from tests.admin.helpers import MEDIA_SET
+from tests.admin.helpers import MEDIA_SET, login
 
 ANSWER_VIDEO = MEDIA_SET / "sample" / "answer-video.mp4"
 
@@ -178,6 +180,26 @@ def test_the_heartbeat_reaches_the_kiosks_page(app: Flask, service: SyncService)
         assert kiosk is not None and kiosk.last_heartbeat_at is not None
         assert kiosk.status["outbox_depth"] == 1 and kiosk.status["microphone_ok"] is False
         assert kiosk.status["disk_free_bytes"] > 0 and kiosk.status["oldest_unsent_at"]
+
+
+def test_the_heartbeat_carries_the_recorder_profile_to_the_kiosks_page(
+    app: Flask, service: SyncService, client: FlaskClient, make_user: Callable[..., User]
+) -> None:
+    approve(app, service)
+    service.heartbeat()  # before the kiosk service has chosen one: nothing to say
+    with app.app_context():
+        kiosk = db.session.scalar(select(Kiosk).where(Kiosk.token_hash.is_not(None)))
+        assert kiosk is not None and "recorder_profile" not in kiosk.status
+    # What the kiosk service does at start: the profile is kept where the heartbeat finds it.
+    profile = recorder_profile(service.paths.recorder_profile, "540p-veryfast")
+    service.heartbeat()
+    with app.app_context():
+        kiosk = db.session.scalar(select(Kiosk).where(Kiosk.token_hash.is_not(None)))
+        assert kiosk is not None and kiosk.status["recorder_profile"] == profile.summary()
+    make_user("roden@bieb.example", Role.STAFF, ["Roden"])
+    login(client, "roden@bieb.example")
+    page = client.get("/kiosks").get_data(as_text=True)
+    assert "Opname: 540p-veryfast" in page and "libx264 veryfast 960×540, forced" in page
 
 
 def test_a_revoked_kiosk_asks_for_a_new_pairing_code(app: Flask, service: SyncService) -> None:
