@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import threading
 from abc import ABC, abstractmethod
 from collections import deque
@@ -47,6 +48,10 @@ AudioListener = Callable[[AudioBlock], None]
 
 # The level meter shows this many dB below full scale as empty.
 _METER_RANGE_DB = 60.0
+
+# A running microphone that delivers nothing for this long has failed (unplugged, its sound
+# server gone). Drivers deliver every 20-100 ms; a busy Pi may pause for some hundreds.
+STALL_SECONDS = 1.5
 
 
 def to_float32(samples: np.ndarray) -> np.ndarray:
@@ -142,6 +147,8 @@ class Microphone(ABC):
         self._level_dbfs = -math.inf
         self._running = False
         self._closed = False
+        self._error: str | None = None
+        self._last_block_at = 0.0
         self.overflows = 0
 
     # -- what subclasses provide -------------------------------------------------------------
@@ -171,6 +178,8 @@ class Microphone(ABC):
             with self._cond:
                 self._queue.clear()
                 self._level_dbfs = -math.inf
+                self._error = None
+                self._last_block_at = now()
             self._open()
             self._running = True
 
@@ -192,6 +201,32 @@ class Microphone(ABC):
         """Stop and forget the microphone for good. Safe to call twice."""
         self.stop()
         self._closed = True
+
+    @property
+    def failure(self) -> str | None:
+        """Why a started microphone stopped giving sound, or None while it works."""
+        if self._error is not None:
+            return self._error
+        if self._running and now() - self._last_block_at > STALL_SECONDS:
+            return f"microphone {self.name} stopped giving sound"
+        return None
+
+    def probe(self, timeout: float = 1.0) -> None:
+        """Open the microphone, wait for its first sound and close it again; raise
+        :class:`MicrophoneError` if it cannot be opened or stays silent (not even noise)."""
+        self.start()
+        try:
+            if self.read(timeout) is None:
+                raise MicrophoneError(f"microphone {self.name} opened but gives no sound")
+        finally:
+            self.stop()
+
+    def _fail(self, message: str) -> None:
+        """The driver ended the stream without being asked to (called from its thread)."""
+        with self._cond:
+            if self._running and self._error is None:
+                self._error = message
+            self._cond.notify_all()
 
     def __enter__(self) -> Self:
         self.start()
@@ -266,6 +301,7 @@ class Microphone(ABC):
         block = AudioBlock(samples, timestamp, self.samplerate)
         level = dbfs(samples)
         with self._cond:
+            self._last_block_at = arrival
             self._queue.append(block)
             self._level_dbfs = level
             listeners = self._listeners
@@ -283,6 +319,16 @@ def _sounddevice() -> Any:  # the sounddevice module, which has no type hints
     except OSError as exc:  # raised when the PortAudio library itself is missing
         raise MicrophoneError(f"PortAudio is missing (apt install libportaudio2): {exc}") from exc
     return sounddevice
+
+
+def refresh_sound_devices() -> None:
+    """Make PortAudio list the sound devices again, so that one plugged in since is found.
+
+    Only while no stream is open in this process: it invalidates every open stream."""
+    sd = sys.modules.get("sounddevice")
+    if sd is not None:
+        sd._terminate()
+        sd._initialize()
 
 
 def _device_id(device: int | str | None) -> int | str | None:
@@ -322,6 +368,7 @@ class SoundDeviceMicrophone(Microphone):
                 # after seconds, and a busy Pi would overflow. Input is not delayed by it.
                 latency=0.1,
                 callback=self._callback,
+                finished_callback=self._finished,
             )
         except (sd.PortAudioError, ValueError) as exc:
             raise MicrophoneError(f"cannot open microphone {self.name!r}: {exc}") from exc
@@ -336,6 +383,12 @@ class SoundDeviceMicrophone(Microphone):
         arrival = now()
         # indata is PortAudio's buffer, reused after we return: keep a copy.
         self._deliver(indata.copy(), arrival, bool(status.input_overflow))
+
+    def _finished(self) -> None:
+        # PortAudio ends the stream on its own when the device goes away (a USB microphone
+        # pulled out, the PulseAudio source removed); after stop() this is just the echo.
+        if self._stream is not None:
+            self._fail(f"microphone {self.name!r} was disconnected")
 
     def _release(self) -> None:
         stream, self._stream = self._stream, None
