@@ -321,14 +321,25 @@ def _sounddevice() -> Any:  # the sounddevice module, which has no type hints
     return sounddevice
 
 
-def refresh_sound_devices() -> None:
+# PortAudio is one library state per process: listing the devices again frees every open stream,
+# so it waits for streams being opened or closed and is skipped while any is open.
+_PORTAUDIO = threading.Lock()
+_open_streams = 0
+
+
+def refresh_sound_devices() -> bool:
     """Make PortAudio list the sound devices again, so that one plugged in since is found.
 
-    Only while no stream is open in this process: it invalidates every open stream."""
-    sd = sys.modules.get("sounddevice")
-    if sd is not None:
+    Returns False (and does nothing) while a stream is open in this process."""
+    with _PORTAUDIO:
+        sd = sys.modules.get("sounddevice")
+        if sd is None:
+            return True  # not started yet: it will list the devices when it starts
+        if _open_streams:
+            return False
         sd._terminate()
         sd._initialize()
+        return True
 
 
 def _device_id(device: int | str | None) -> int | str | None:
@@ -356,6 +367,12 @@ class SoundDeviceMicrophone(Microphone):
         self._stream: Any = None
 
     def _open(self) -> None:
+        global _open_streams
+        with _PORTAUDIO:
+            self._stream = self._open_stream()
+            _open_streams += 1
+
+    def _open_stream(self) -> Any:
         sd = _sounddevice()
         try:
             stream = sd.InputStream(
@@ -377,7 +394,7 @@ class SoundDeviceMicrophone(Microphone):
         except sd.PortAudioError as exc:
             stream.close()
             raise MicrophoneError(f"microphone {self.name!r} does not start: {exc}") from exc
-        self._stream = stream
+        return stream
 
     def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         arrival = now()
@@ -391,12 +408,16 @@ class SoundDeviceMicrophone(Microphone):
             self._fail(f"microphone {self.name!r} was disconnected")
 
     def _release(self) -> None:
-        stream, self._stream = self._stream, None
-        if stream is not None:
+        global _open_streams
+        with _PORTAUDIO:
+            stream, self._stream = self._stream, None
+            if stream is None:
+                return
             try:
                 stream.stop()
             finally:
                 stream.close()
+                _open_streams -= 1
 
 
 @dataclass(frozen=True)
