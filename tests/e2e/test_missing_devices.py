@@ -131,6 +131,8 @@ def test_a_kiosk_without_a_microphone_says_so_to_the_server_and_its_staff(
         visitor = context.new_page()
         # "Bezoekers 2026" asks three tap questions and an open one, which needs the microphone.
         assert visitor_taps_through(visitor, kiosk) == 3
+        # The page finishes the session after the thanks screen appears: not closed before that.
+        kiosk.wait_for(lambda: all(s.finished_at for s in kiosk.sessions()), "the session to finish")
         visitor.close()
 
         def arrived() -> tuple[list[tuple[str, str | None]], dict[str, object], str] | None:
