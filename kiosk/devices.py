@@ -42,8 +42,11 @@ log = logging.getLogger(__name__)
 DEVICE_NAMES = ("camera", "microphone")
 # Which devices each kind of recorded answer needs.
 NEEDS = {"video": ("camera", "microphone"), "voice": ("microphone",)}
-# After a failure the next check comes this soon, so a device plugged back in is offered again.
+# After a failure (and at start) a failing device is checked this often for a minute, so one
+# plugged back in is offered again at once; after that at the regular interval, so that a kiosk
+# without a microphone does not reopen its sound system every few seconds all day.
 RECHECK_AFTER_FAILURE_SECONDS = 5.0
+FAST_RECHECKS_FOR_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,7 @@ class Devices:
         self._hardware_file = SyncPaths(config.data_dir).hardware
         self._checks = 0
         self._wake = threading.Event()
+        self._fast_until = 0.0  # time.monotonic() until which failing devices are checked often
         self._closing = threading.Event()
         self._checker: threading.Thread | None = None
 
@@ -100,6 +104,7 @@ class Devices:
 
     def start_checks(self) -> None:
         """Check both devices now, then again every ``check_seconds`` and after failures."""
+        self._fast_until = time.monotonic() + FAST_RECHECKS_FOR_SECONDS
         self.check()
         if self._checker is None:
             self._checker = threading.Thread(target=self._check_loop, name="device checks", daemon=True)
@@ -107,6 +112,7 @@ class Devices:
 
     def request_check(self) -> None:
         """Something failed: check again soon (the page is not kept waiting for it)."""
+        self._fast_until = time.monotonic() + FAST_RECHECKS_FOR_SECONDS
         self._wake.set()
 
     @property
@@ -119,18 +125,22 @@ class Devices:
             return dict(self._status)
 
     def check(self) -> dict[str, DeviceStatus]:
-        """Check each device that no visitor is using now; one in use reports its own health."""
+        """Check each device; one in use reports its own health, and while a visitor uses one the
+        other is left alone (its last result stands): no device is opened beside a visitor."""
         with self._lock:
             in_use: dict[str, Camera | Microphone | None] = {
                 "camera": self._camera,
                 "microphone": self._microphone,
             }
+            visitor = any(device is not None for device in in_use.values())
             found: dict[str, DeviceStatus] = {}
             for name in DEVICE_NAMES:
                 device = in_use[name]
                 if device is not None:
                     failure = device.failure
                     found[name] = DeviceStatus(failure is None, failure or "")
+                    continue
+                if visitor:
                     continue
                 if name == "microphone" and not self.status()["microphone"].ok:
                     # PortAudio lists devices once; one plugged in since the last failure is
@@ -201,7 +211,8 @@ class Devices:
         interval = self.config.devices.check_seconds
         while not self._closing.is_set():
             failing = not all(s.ok for s in self.status().values())
-            woken = self._wake.wait(min(interval, RECHECK_AFTER_FAILURE_SECONDS) if failing else interval)
+            soon = failing and time.monotonic() < self._fast_until
+            woken = self._wake.wait(min(interval, RECHECK_AFTER_FAILURE_SECONDS) if soon else interval)
             if self._closing.is_set():
                 return
             if woken:
