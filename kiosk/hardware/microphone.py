@@ -50,8 +50,9 @@ AudioListener = Callable[[AudioBlock], None]
 _METER_RANGE_DB = 60.0
 
 # A running microphone that delivers nothing for this long has failed (unplugged, its sound
-# server gone). Drivers deliver every 20-100 ms; a busy Pi may pause for some hundreds.
-STALL_SECONDS = 1.5
+# server gone). Drivers deliver every 20-100 ms; a busy Pi may pause for some hundreds. As long
+# as a camera may give no picture before it counts as broken.
+STALL_SECONDS = 2.0
 
 
 def to_float32(samples: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ from kiosk import devices as device_checks
 from kiosk.app import create_app
 from kiosk.config import CameraConfig, DeviceCheckConfig, KioskConfig, MicrophoneConfig
 from kiosk.devices import DeviceError, Devices
+from kiosk.hardware.camera import CameraError, open_camera
 from kiosk.hardware.microphone import MicrophoneError, SoundDeviceMicrophone
 from kiosk.hardware.pulse import PulseNullSink
 
@@ -171,3 +172,11 @@ def test_a_device_still_missing_is_checked_often_only_for_a_while(
     assert devices.checks == fast  # then only every check_seconds (an hour here)
     devices.request_check()  # a new failure: often again for a while
     wait_for(lambda: devices.checks >= fast + 3, "the checks after the new failure", 3)
+
+
+def test_a_usb_camera_is_checked_without_filming() -> None:
+    """A USB camera is only asked what it is (its light stays off); a missing one says where."""
+    started = time.monotonic()
+    with pytest.raises(CameraError, match=r"no camera at /dev/video57: is it plugged in\?"):
+        open_camera("57").probe()
+    assert time.monotonic() - started < 0.5
