@@ -4,7 +4,7 @@ It listens on 127.0.0.1 only. The page never touches camera or microphone; it as
 to record, shows the preview as MJPEG, and confirms each answer into the outbox.
 
 API (JSON):
-  GET  /api/show                         what to show: languages, videos, questionnaire, settings
+  GET  /api/show                         what to show: languages, videos, questionnaire, settings, devices
   POST /api/sessions                     {language, consent, parent_consent?, missing_devices?} → {uuid}
   POST /api/sessions/<s>/answers         {uuid, question_id, kind, value | recording}: confirm an answer
   DELETE /api/sessions/<s>/answers/<a>   take an answer back
