@@ -4,22 +4,21 @@ It listens on 127.0.0.1 only. The page never touches camera or microphone; it as
 to record, shows the preview as MJPEG, and confirms each answer into the outbox.
 
 API (JSON):
-  GET  /api/show                         what to show: languages, videos, questionnaire, settings
-  POST /api/sessions                     {language, consent, parent_consent?} → {uuid}; starts a pass
+  GET  /api/show                         what to show: languages, videos, questionnaire, settings, devices
+  POST /api/sessions                     {language, consent, parent_consent?, missing_devices?} → {uuid}
   POST /api/sessions/<s>/answers         {uuid, question_id, kind, value | recording}: confirm an answer
   DELETE /api/sessions/<s>/answers/<a>   take an answer back
   POST /api/sessions/<s>/finish          the visitor is done (thanks screen or idle reset)
   POST /api/recordings                   {session, kind: video|voice} → {uuid, max_seconds}; starts now
-  POST /api/recordings/<r>/stop          → {uuid, duration, url}; the visitor can play it back
+  POST /api/recordings/<r>/stop          → {uuid, duration, url, failed_device}; to play back
   GET  /api/recordings/<r>/media         the recording, with Range requests
   DELETE /api/recordings/<r>             throw it away (also "record again")
-  GET  /api/recording/status             {elapsed, level} for the ring and level meter
+  GET  /api/recording/status             {elapsed, level, failed} for the ring and level meter
   GET  /api/preview.mjpeg                the live camera picture
 """
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -31,7 +30,7 @@ from flask.typing import ResponseReturnValue
 import mediaseal
 from kiosk import review, showdoc
 from kiosk.config import KioskConfig
-from kiosk.devices import DeviceError, Devices
+from kiosk.devices import DEVICE_NAMES, DeviceError, Devices, unavailable
 from kiosk.outbox import RECORDING_KINDS, Outbox, OutboxError
 from kiosk.paths import SyncPaths
 
@@ -39,14 +38,20 @@ PREVIEW_FPS = 15
 FIRST_FRAME_SECONDS = 5.0  # how long the preview waits for a camera that is starting
 
 
-def create_app(config: KioskConfig, devices: Devices | None = None) -> Flask:
+def create_app(config: KioskConfig, devices: Devices | None = None, watch_devices: bool = True) -> Flask:
+    """The kiosk service; with ``watch_devices`` it checks camera and microphone now and then
+    (tests of the API alone switch that off: the checks open sound devices in this process)."""
     app = Flask(__name__)
     app.config["KIOSK"] = config
     outbox = Outbox(config.outbox_path, config.recordings_dir)
     report = outbox.recover()
     app.logger.info("outbox recovered: %s", report)
     devices = devices or Devices(config)
+    if watch_devices:
+        devices.start_checks()
     app.extensions["outbox"] = outbox
+    # When each open session started (monotonic), so that a device failing during it is noted there.
+    session_starts: dict[str, float] = {}
     app.extensions["devices"] = devices
     # The own keys of sealed recordings the visitor may still play back (memory only).
     review_keys = review.ReviewKeys()
@@ -60,6 +65,7 @@ def create_app(config: KioskConfig, devices: Devices | None = None) -> Flask:
             "max_answer_seconds": config.timeouts.max_answer_seconds,
             "recording_allowed": outbox.free_bytes() >= config.free_space_mb * 1024 * 1024,
         }
+        document["devices"] = {name: status.as_dict() for name, status in devices.status().items()}
         return document
 
     @app.after_request
@@ -115,6 +121,13 @@ def create_app(config: KioskConfig, devices: Devices | None = None) -> Flask:
         questionnaire = document["questionnaire"]
         if questionnaire is None:
             return _error("this kiosk has no questions yet", 409)
+        # What the page found not working and so did not offer; an older page does not say,
+        # then the service's own knowledge stands in.
+        missing = body.get("missing_devices")
+        if missing is None:
+            missing = unavailable(devices.status())
+        if not isinstance(missing, list) or not set(missing) <= set(DEVICE_NAMES):
+            return _error(f"missing_devices must be a list of {', '.join(DEVICE_NAMES)}")
         session_uuid = outbox.start_session(
             questionnaire["id"],
             questionnaire["version"],
@@ -122,7 +135,9 @@ def create_app(config: KioskConfig, devices: Devices | None = None) -> Flask:
             consent,
             consent_version=questionnaire["consent_version"],
             parent_consent=parent_consent,
+            missing_devices=missing,
         )
+        session_starts[session_uuid] = time.monotonic()
         if not consent or parent_consent is False:
             devices.release()  # no camera or microphone for a visitor who said no
         return jsonify({"uuid": session_uuid}), 201
@@ -158,6 +173,11 @@ def create_app(config: KioskConfig, devices: Devices | None = None) -> Flask:
     def finish(session_uuid: str) -> ResponseReturnValue:
         devices.release()
         review_keys.forget_all()
+        started = session_starts.pop(session_uuid, None)
+        # A device that failed during the visit (a preview, a recording, a check) is part of why
+        # this visitor was offered less than the questionnaire asks.
+        for device in devices.failed_since(started) if started is not None else ():
+            outbox.note_missing_device(session_uuid, device)
         outbox.finish_session(session_uuid)
         return jsonify({"ok": True})
 
@@ -176,10 +196,10 @@ def create_app(config: KioskConfig, devices: Devices | None = None) -> Flask:
         recording_uuid, path = outbox.recording_path(kind)
         try:
             devices.start_recording(recording_uuid, kind, path, seal_to=showdoc.sealing_key(config))
-        except (DeviceError, RuntimeError) as error:
-            _note_hardware(config, kind, ok=False, message=str(error))
-            return _error(f"cannot record: {error}", 503)
-        _note_hardware(config, kind, ok=True)
+        except DeviceError as error:
+            return jsonify({"error": f"cannot record: {error}", "device": error.device}), 503
+        except RuntimeError as error:
+            return jsonify({"error": f"cannot record: {error}", "device": None}), 503
         return jsonify({"uuid": recording_uuid, "max_seconds": config.timeouts.max_answer_seconds}), 201
 
     @app.post("/api/recordings/<recording_uuid>/stop")
@@ -187,7 +207,7 @@ def create_app(config: KioskConfig, devices: Devices | None = None) -> Flask:
         try:
             result = devices.stop_recording(recording_uuid)
         except DeviceError as error:
-            return _error(str(error), 409)
+            return jsonify({"error": str(error), "device": error.device}), 409
         kind = "video" if result.path.suffix == ".mp4" else "voice"
         outbox.register_recording(
             recording_uuid, kind, result.path, result.sha256, result.size, result.duration
@@ -199,6 +219,7 @@ def create_app(config: KioskConfig, devices: Devices | None = None) -> Flask:
                 "uuid": recording_uuid,
                 "duration": result.duration,
                 "url": f"/api/recordings/{recording_uuid}/media",
+                "failed_device": result.failed_device,
             }
         )
 
@@ -225,7 +246,13 @@ def create_app(config: KioskConfig, devices: Devices | None = None) -> Flask:
 
     @app.get("/api/recording/status")
     def recording_status() -> ResponseReturnValue:
-        return jsonify({"elapsed": devices.recording_elapsed(), "level": devices.level()})
+        return jsonify(
+            {
+                "elapsed": devices.recording_elapsed(),
+                "level": devices.level(),
+                "failed": devices.failed_device(),
+            }
+        )
 
     @app.get("/api/preview.mjpeg")
     def preview() -> ResponseReturnValue:
@@ -236,22 +263,6 @@ def create_app(config: KioskConfig, devices: Devices | None = None) -> Flask:
         return Response(_mjpeg(devices), mimetype="multipart/x-mixed-replace; boundary=frame")
 
     return app
-
-
-def _note_hardware(config: KioskConfig, kind: str, ok: bool, message: str = "") -> None:
-    """What the last recording found, for the sync service's heartbeat to the Kiosks page."""
-    path = SyncPaths(config.data_dir).hardware
-    try:
-        state = json.loads(path.read_text())
-    except (FileNotFoundError, ValueError):
-        state = {}
-    parts = ("camera", "microphone") if kind == "video" else ("microphone",)
-    for part in parts:
-        state[f"{part}_ok"] = ok
-        state[f"{part}_message"] = message[:200]
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state))
-    tmp.replace(path)
 
 
 def _mjpeg(devices: Devices) -> Iterator[bytes]:

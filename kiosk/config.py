@@ -32,6 +32,13 @@ class MicrophoneConfig:
 
 
 @dataclass(frozen=True)
+class DeviceCheckConfig:
+    # How often camera and microphone are checked while nobody uses them (also at start, and a
+    # few seconds after one failed). A check opens a device for about a second at most.
+    check_seconds: float = 300.0
+
+
+@dataclass(frozen=True)
 class TimeoutConfig:
     idle_seconds: float = 45.0  # no touch for this long → "are you still there?"
     still_there_seconds: float = 15.0  # then this long to answer before the kiosk resets
@@ -63,6 +70,7 @@ class KioskConfig:
     free_space_mb: int = 500  # below this, video and voice answers are not offered
     camera: CameraConfig = field(default_factory=CameraConfig)
     microphone: MicrophoneConfig = field(default_factory=MicrophoneConfig)
+    devices: DeviceCheckConfig = field(default_factory=DeviceCheckConfig)
     timeouts: TimeoutConfig = field(default_factory=TimeoutConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
     recorder: RecorderConfig = field(default_factory=RecorderConfig)
@@ -79,6 +87,7 @@ class KioskConfig:
 _SECTIONS = {
     "camera": CameraConfig,
     "microphone": MicrophoneConfig,
+    "devices": DeviceCheckConfig,
     "timeouts": TimeoutConfig,
     "sync": SyncConfig,
     "recorder": RecorderConfig,
@@ -161,6 +170,8 @@ def _check(config: KioskConfig, source: str) -> None:
         problems.append("[timeouts] idle_seconds must be ≥ 5 and still_there_seconds ≥ 3")
     if not 3 <= config.timeouts.max_answer_seconds <= 600:
         problems.append("[timeouts] max_answer_seconds must be between 3 and 600")
+    if not (1 <= config.devices.check_seconds <= 86400):
+        problems.append("[devices] check_seconds must be between 1 and 86400")
     if not (0.1 <= config.sync.interval_seconds <= 86400):
         problems.append("[sync] interval_seconds must be between 0.1 and 86400")
     if not (1 <= config.sync.max_backoff_seconds <= 86400):

@@ -25,10 +25,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 RowT = TypeVar("RowT")
 
-# Version 2; version 1 had no parent_consent. Column types are those SQLAlchemy created.
+# Version 3; version 1 had no parent_consent, version 2 no missing_devices. Column types are
+# those SQLAlchemy created.
 SCHEMA = """
 CREATE TABLE sessions (
     uuid VARCHAR(36) NOT NULL PRIMARY KEY,
@@ -38,6 +39,7 @@ CREATE TABLE sessions (
     consent BOOLEAN NOT NULL,
     consent_version VARCHAR(40),
     parent_consent BOOLEAN,
+    missing_devices VARCHAR(40),
     started_at DATETIME NOT NULL,
     finished_at DATETIME,
     sync_error VARCHAR(500)
@@ -95,6 +97,21 @@ def _flag(stored: int | None) -> bool | None:
     return None if stored is None else bool(stored)
 
 
+# Stored as "camera,microphone" in this order, or NULL when every device worked.
+_DEVICE_ORDER = ("camera", "microphone")
+
+
+def _stored_devices(devices: list[str] | tuple[str, ...]) -> str | None:
+    unknown = set(devices) - set(_DEVICE_ORDER)
+    if unknown:
+        raise OutboxError(f"unknown devices {sorted(unknown)}")
+    return ",".join(d for d in _DEVICE_ORDER if d in devices) or None
+
+
+def _device_list(stored: str | None) -> list[str]:
+    return stored.split(",") if stored else []
+
+
 class RecordingState(enum.StrEnum):
     REVIEW = "review"  # recorded; the visitor has not chosen send or throw away yet
     GIVEN = "given"  # part of a confirmed answer
@@ -142,6 +159,9 @@ class OutboxSession:
     consent_version: str | None
     # The parent-or-carer step: None when it was not asked; False allows taps only.
     parent_consent: bool | None
+    # Devices that did not work for this visitor ("camera", "microphone"): why answers that need
+    # them were not offered, or why a recording ended early.
+    missing_devices: list[str]
     started_at: datetime
     finished_at: datetime | None
     # Why the server refused it (a 409 conflict or a 422); kept, never deleted, for a person to look at.
@@ -155,6 +175,7 @@ class OutboxSession:
             row,
             consent=bool(row["consent"]),
             parent_consent=_flag(row["parent_consent"]),
+            missing_devices=_device_list(row["missing_devices"]),
             started_at=_moment(row["started_at"]),
             finished_at=_moment_or_none(row["finished_at"]),
         )
@@ -236,13 +257,14 @@ class Outbox:
         consent_version: str | None = None,
         session_uuid: str | None = None,
         parent_consent: bool | None = None,
+        missing_devices: list[str] | tuple[str, ...] = (),
     ) -> str:
         session_uuid = session_uuid or str(uuid_module.uuid4())
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO sessions (uuid, questionnaire_id, questionnaire_version, language, consent,"
-                " consent_version, parent_consent, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (uuid) DO NOTHING",
+                " consent_version, parent_consent, missing_devices, started_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO NOTHING",
                 (
                     session_uuid,
                     questionnaire_id,
@@ -251,10 +273,22 @@ class Outbox:
                     consent,
                     consent_version if consent else None,
                     parent_consent,
+                    _stored_devices(missing_devices),
                     _stored(utcnow()),
                 ),
             )
         return session_uuid
+
+    def note_missing_device(self, session_uuid: str, device: str) -> None:
+        """A device failed during this open session (a recording could not start or broke off)."""
+        with self.transaction() as db:
+            session = _session(db, session_uuid)
+            if session is None or session.finished_at is not None or device in session.missing_devices:
+                return
+            db.execute(
+                "UPDATE sessions SET missing_devices = ? WHERE uuid = ?",
+                (_stored_devices([*session.missing_devices, device]), session_uuid),
+            )
 
     def add_answer(
         self,
@@ -524,8 +558,11 @@ def _migrate(db: sqlite3.Connection) -> None:
     if version < 1:
         for statement in filter(str.strip, SCHEMA.split(";")):
             db.execute(statement)
-    elif version < 2:
-        db.execute("ALTER TABLE sessions ADD COLUMN parent_consent BOOLEAN")
+    else:
+        if version < 2:
+            db.execute("ALTER TABLE sessions ADD COLUMN parent_consent BOOLEAN")
+        if version < 3:
+            db.execute("ALTER TABLE sessions ADD COLUMN missing_devices VARCHAR(40)")
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 

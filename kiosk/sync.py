@@ -432,4 +432,7 @@ def session_body(session: OutboxSession) -> dict[str, Any]:
     # Only when asked, so that sessions made before the step existed keep their exact bytes.
     if session.parent_consent is not None:
         body["parent_consent"] = session.parent_consent
+    # Likewise only when a device did not work: the reason some answers were not offered.
+    if session.missing_devices:
+        body["missing_devices"] = session.missing_devices
     return body

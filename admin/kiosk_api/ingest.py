@@ -41,6 +41,10 @@ ALLOWED = {
 }
 
 
+# The devices a kiosk records answers with, as sessions name those that did not work.
+DEVICES = ("camera", "microphone")
+
+
 class Invalid(ValueError):
     """The body is not a session we can store (422)."""
 
@@ -101,6 +105,7 @@ def store_session(kiosk: Kiosk, session_uuid: str, body: dict[str, Any]) -> Outc
     parent_consent = body.get("parent_consent")
     if parent_consent is not None and not isinstance(parent_consent, bool):
         raise Invalid("parent_consent must be true, false or absent")
+    missing_devices = _devices(body.get("missing_devices"))
     if started_at is None or prior.branch_id is None:
         raise Invalid("started_at must be an ISO 8601 time with a zone")
     finished_at = _time(body, "finished_at") if _optional(body, "finished_at") else None
@@ -118,6 +123,7 @@ def store_session(kiosk: Kiosk, session_uuid: str, body: dict[str, Any]) -> Outc
         "language": language,
         "consent": consent,
         "parent_consent": parent_consent,
+        "missing_devices": missing_devices,
         "body_sha256": digest,
         "consent_version": _text(body, "consent_version", 40) if _optional(body, "consent_version") else None,
         "started_at": started_at,
@@ -284,6 +290,15 @@ def _uploaded_by(kiosk: Kiosk, sha256: str) -> bool:
         )
         is not None
     )
+
+
+def _devices(value: Any) -> str | None:
+    """The devices that did not work, stored as "camera,microphone" (in this order) or None."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not set(value) <= set(DEVICES) or len(set(value)) != len(value):
+        raise Invalid(f"missing_devices must list each of {', '.join(DEVICES)} at most once")
+    return ",".join(d for d in DEVICES if d in value) or None
 
 
 def _int(body: dict[str, Any], key: str) -> int:

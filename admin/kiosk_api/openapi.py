@@ -119,6 +119,13 @@ def spec() -> dict[str, Any]:
                             "description": "the parent-or-carer step's answer; absent when not asked; "
                             "false allows no recordings",
                         },
+                        "missing_devices": {
+                            "type": ["array", "null"],
+                            "items": {"enum": ["camera", "microphone"]},
+                            "uniqueItems": True,
+                            "description": "devices that did not work for this visitor, so answers "
+                            "needing them were not offered or ended early; absent when all worked",
+                        },
                         "started_at": {"type": "string", "format": "date-time"},
                         "finished_at": {"type": ["string", "null"], "format": "date-time"},
                         "answers": {
@@ -350,6 +357,14 @@ def spec() -> dict[str, Any]:
                                         "disk_free_bytes": {"type": "integer"},
                                         "camera_ok": {"type": "boolean"},
                                         "microphone_ok": {"type": "boolean"},
+                                        "camera_message": {
+                                            "type": "string",
+                                            "description": "why the camera does not work (≤ 200)",
+                                        },
+                                        "microphone_message": {
+                                            "type": "string",
+                                            "description": "why the microphone does not work (≤ 200)",
+                                        },
                                         "config_etag": {"type": "string"},
                                         "recorder_profile": {
                                             "type": "string",

@@ -56,6 +56,9 @@ class Session(Base):
     consent_version: Mapped[str | None] = mapped_column(String(40))
     # The answer to the parent-or-carer step: None when the kiosk did not ask it.
     parent_consent: Mapped[bool | None]
+    # Devices that did not work for this visitor, "camera,microphone" or one of them; None when
+    # both worked. Why no video or voice answer was offered, or why one ended early.
+    missing_devices: Mapped[str | None] = mapped_column(String(40))
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -11,5 +11,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.tags_bp)
     app.jinja_env.filters["answer_kind_label"] = labels.kind_label
     app.jinja_env.filters["status_label"] = labels.status_label
+    app.jinja_env.filters["devices_label"] = labels.devices_label
     app.jinja_env.filters["localtime"] = labels.localtime
     app.jinja_env.filters["minutes_seconds"] = labels.minutes_seconds

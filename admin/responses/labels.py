@@ -25,6 +25,14 @@ STATUS_LABELS = {
 }
 
 
+DEVICE_LABELS = {"camera": _l("camera"), "microphone": _l("microphone")}
+
+
+def devices_label(stored: str | None) -> str:
+    """A session's devices that did not work ("camera,microphone") in words: "camera, microphone"."""
+    return ", ".join(str(DEVICE_LABELS.get(d, d)) for d in (stored or "").split(",") if d)
+
+
 def kind_label(kind: AnswerKind | str) -> str:
     return str(KIND_LABELS[str(kind)])
 

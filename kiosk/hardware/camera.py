@@ -10,7 +10,10 @@ Nothing here touches a device before :meth:`Camera.start`.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
+import struct
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -131,6 +134,23 @@ class Camera(ABC):
         self.stop()
         self._closed = True
 
+    @property
+    def failure(self) -> str | None:
+        """Why a started camera stopped giving pictures, or None while it works."""
+        return self._error
+
+    def probe(self) -> None:
+        """Check that the camera can be opened, without capturing; raise :class:`CameraError` if not.
+
+        The default opens the device, takes one picture and gives the device back at once, so the
+        kiosk never films an empty hall. Subclasses with a cheaper test override it.
+        """
+        with self._lock:
+            if self.running:
+                return
+            self._open()
+            self._release()
+
     def __enter__(self) -> Self:
         self.start()
         return self
@@ -241,6 +261,19 @@ class Camera(ABC):
             self._cond.notify_all()
 
 
+# VIDIOC_QUERYCAP = _IOR('V', 0, struct v4l2_capability), a 104-byte struct.
+_VIDIOC_QUERYCAP = 0x80685600
+_V4L2_CAP_VIDEO_CAPTURE = 0x00000001
+_V4L2_CAP_DEVICE_CAPS = 0x80000000
+
+
+def _v4l2_capabilities(fd: int) -> int:
+    """What a V4L2 device node can do (its own capabilities, not the whole card's)."""
+    answer = fcntl.ioctl(fd, _VIDIOC_QUERYCAP, bytes(104))
+    capabilities, device_caps = struct.unpack_from("<II", answer, 84)
+    return int(device_caps if capabilities & _V4L2_CAP_DEVICE_CAPS else capabilities)
+
+
 class OpenCVCamera(Camera):
     """A USB webcam by device index (``/dev/videoN``) or a network stream by URL."""
 
@@ -267,6 +300,24 @@ class OpenCVCamera(Camera):
             if not capture.isOpened():
                 raise CameraError(f"cannot open camera stream {self.name}")
         self._adopt(capture)
+
+    def probe(self) -> None:
+        if not isinstance(self.source, int):
+            super().probe()
+            return
+        path = f"/dev/video{self.source}"
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_NONBLOCK)
+        except OSError as exc:
+            raise CameraError(f"no camera at {path}: is it plugged in? ({exc.strerror})") from exc
+        try:
+            capabilities = _v4l2_capabilities(fd)
+        except OSError as exc:
+            raise CameraError(f"{path} is not a camera ({exc.strerror})") from exc
+        finally:
+            os.close(fd)
+        if not capabilities & _V4L2_CAP_VIDEO_CAPTURE:
+            raise CameraError(f"{path} cannot capture pictures (a codec or metadata device?)")
 
     def _adopt(self, capture: cv2.VideoCapture) -> None:
         """Check that ``capture`` really gives a picture and learn its true size and rate."""
@@ -366,6 +417,17 @@ class Picamera2Camera(Camera):
             camera.close()
             raise CameraError(f"Pi camera could not start: {exc}") from exc
         self._camera = camera
+
+    def probe(self) -> None:
+        if self.running:
+            return
+        try:
+            from picamera2 import Picamera2
+        except ImportError as exc:
+            raise CameraError("the Pi camera needs the picamera2 package") from exc
+        # libcamera lists the cameras it found without starting one.
+        if len(Picamera2.global_camera_info()) <= self.camera_num:
+            raise CameraError(f"no Pi camera found at number {self.camera_num}")
 
     def _grab(self) -> np.ndarray | None:
         if self._camera is None:

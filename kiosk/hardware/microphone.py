@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import threading
 from abc import ABC, abstractmethod
 from collections import deque
@@ -47,6 +48,11 @@ AudioListener = Callable[[AudioBlock], None]
 
 # The level meter shows this many dB below full scale as empty.
 _METER_RANGE_DB = 60.0
+
+# A running microphone that delivers nothing for this long has failed (unplugged, its sound
+# server gone). Drivers deliver every 20-100 ms; a busy Pi may pause for some hundreds. As long
+# as a camera may give no picture before it counts as broken.
+STALL_SECONDS = 2.0
 
 
 def to_float32(samples: np.ndarray) -> np.ndarray:
@@ -142,6 +148,8 @@ class Microphone(ABC):
         self._level_dbfs = -math.inf
         self._running = False
         self._closed = False
+        self._error: str | None = None
+        self._last_block_at = 0.0
         self.overflows = 0
 
     # -- what subclasses provide -------------------------------------------------------------
@@ -171,6 +179,8 @@ class Microphone(ABC):
             with self._cond:
                 self._queue.clear()
                 self._level_dbfs = -math.inf
+                self._error = None
+                self._last_block_at = now()
             self._open()
             self._running = True
 
@@ -192,6 +202,32 @@ class Microphone(ABC):
         """Stop and forget the microphone for good. Safe to call twice."""
         self.stop()
         self._closed = True
+
+    @property
+    def failure(self) -> str | None:
+        """Why a started microphone stopped giving sound, or None while it works."""
+        if self._error is not None:
+            return self._error
+        if self._running and now() - self._last_block_at > STALL_SECONDS:
+            return f"microphone {self.name} stopped giving sound"
+        return None
+
+    def probe(self, timeout: float = 1.0) -> None:
+        """Open the microphone, wait for its first sound and close it again; raise
+        :class:`MicrophoneError` if it cannot be opened or stays silent (not even noise)."""
+        self.start()
+        try:
+            if self.read(timeout) is None:
+                raise MicrophoneError(f"microphone {self.name} opened but gives no sound")
+        finally:
+            self.stop()
+
+    def _fail(self, message: str) -> None:
+        """The driver ended the stream without being asked to (called from its thread)."""
+        with self._cond:
+            if self._running and self._error is None:
+                self._error = message
+            self._cond.notify_all()
 
     def __enter__(self) -> Self:
         self.start()
@@ -266,6 +302,7 @@ class Microphone(ABC):
         block = AudioBlock(samples, timestamp, self.samplerate)
         level = dbfs(samples)
         with self._cond:
+            self._last_block_at = arrival
             self._queue.append(block)
             self._level_dbfs = level
             listeners = self._listeners
@@ -283,6 +320,27 @@ def _sounddevice() -> Any:  # the sounddevice module, which has no type hints
     except OSError as exc:  # raised when the PortAudio library itself is missing
         raise MicrophoneError(f"PortAudio is missing (apt install libportaudio2): {exc}") from exc
     return sounddevice
+
+
+# PortAudio is one library state per process: listing the devices again frees every open stream,
+# so it waits for streams being opened or closed and is skipped while any is open.
+_PORTAUDIO = threading.Lock()
+_open_streams = 0
+
+
+def refresh_sound_devices() -> bool:
+    """Make PortAudio list the sound devices again, so that one plugged in since is found.
+
+    Returns False (and does nothing) while a stream is open in this process."""
+    with _PORTAUDIO:
+        sd = sys.modules.get("sounddevice")
+        if sd is None:
+            return True  # not started yet: it will list the devices when it starts
+        if _open_streams:
+            return False
+        sd._terminate()
+        sd._initialize()
+        return True
 
 
 def _device_id(device: int | str | None) -> int | str | None:
@@ -310,6 +368,12 @@ class SoundDeviceMicrophone(Microphone):
         self._stream: Any = None
 
     def _open(self) -> None:
+        global _open_streams
+        with _PORTAUDIO:
+            self._stream = self._open_stream()
+            _open_streams += 1
+
+    def _open_stream(self) -> Any:
         sd = _sounddevice()
         try:
             stream = sd.InputStream(
@@ -322,6 +386,7 @@ class SoundDeviceMicrophone(Microphone):
                 # after seconds, and a busy Pi would overflow. Input is not delayed by it.
                 latency=0.1,
                 callback=self._callback,
+                finished_callback=self._finished,
             )
         except (sd.PortAudioError, ValueError) as exc:
             raise MicrophoneError(f"cannot open microphone {self.name!r}: {exc}") from exc
@@ -330,20 +395,30 @@ class SoundDeviceMicrophone(Microphone):
         except sd.PortAudioError as exc:
             stream.close()
             raise MicrophoneError(f"microphone {self.name!r} does not start: {exc}") from exc
-        self._stream = stream
+        return stream
 
     def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         arrival = now()
         # indata is PortAudio's buffer, reused after we return: keep a copy.
         self._deliver(indata.copy(), arrival, bool(status.input_overflow))
 
+    def _finished(self) -> None:
+        # PortAudio ends the stream on its own when the device goes away (a USB microphone
+        # pulled out, the PulseAudio source removed); after stop() this is just the echo.
+        if self._stream is not None:
+            self._fail(f"microphone {self.name!r} was disconnected")
+
     def _release(self) -> None:
-        stream, self._stream = self._stream, None
-        if stream is not None:
+        global _open_streams
+        with _PORTAUDIO:
+            stream, self._stream = self._stream, None
+            if stream is None:
+                return
             try:
                 stream.stop()
             finally:
                 stream.close()
+                _open_streams -= 1
 
 
 @dataclass(frozen=True)

@@ -22,13 +22,13 @@ import os
 import select
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from kiosk.hardware.microphone import refresh_sound_devices
 from kiosk.hardware.synthetic import write_tone_wav
 
 _CLIENT_ENV = ("PULSE_SERVER", "PULSE_COOKIE")
@@ -159,6 +159,25 @@ class PulseNullSink:
             write_tone_wav(wav, frequency, seconds, self.samplerate, amplitude)
         return self.play(wav)
 
+    def unplug(self) -> None:
+        """Remove the null sink (and so its monitor, the microphone), as if the sound card were
+        pulled out: what is recording from it stops; the server stays, now without any source."""
+        if self._dir is None:
+            raise PulseAudioError("the PulseAudio server is not running")
+        modules = subprocess.run(
+            ["pactl", "list", "short", "modules"],
+            env=dict(os.environ, **self.client_env),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for line in modules.splitlines():
+            number, name, *arguments = line.split("\t")
+            if name == "module-null-sink" and f"sink_name={self.sink_name}" in " ".join(arguments):
+                self._pactl("unload-module", number)
+                return
+        raise PulseAudioError(f"no null sink {self.sink_name} to unplug")
+
     def log_tail(self, chars: int = 2000) -> str:
         if self._dir is None:
             return ""
@@ -209,7 +228,13 @@ class PulseNullSink:
                 probe.terminate()
 
     def _pactl(self, *args: str) -> None:
-        done = subprocess.run(["pactl", *args], capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            ["pactl", *args],
+            env=dict(os.environ, **self.client_env),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if done.returncode != 0:
             raise PulseAudioError(f"pactl {' '.join(args)} failed: {done.stderr.strip()}")
 
@@ -229,7 +254,4 @@ def _restart_portaudio() -> None:
     PortAudio lists ALSA devices once, when sounddevice is imported; if that happened before
     this server existed, "default" would still point at nothing.
     """
-    sd = sys.modules.get("sounddevice")
-    if sd is not None:
-        sd._terminate()
-        sd._initialize()
+    refresh_sound_devices()

@@ -300,9 +300,12 @@ class RecordingResult:
     dropped_frames: int  # pictures left out because encoding fell behind
     first_frame_latency: float | None  # start() → capture of the first picture, live only
     audio_start_gap: float | None  # first sound's capture minus first picture's (s)
-    stopped_by: str  # "stop" or "max_length"
+    stopped_by: str  # "stop", "max_length" or "device_failed"
     # Set when the file is sealed: then sha256 and size are those of the recording inside.
     sealed: Sealed | None = None
+    # "camera" or "microphone" when that device failed during the recording, which then ended
+    # with what was recorded up to the failure.
+    failed_device: str | None = None
 
 
 class RecorderState(enum.Enum):
@@ -384,10 +387,12 @@ class Recorder:
         self._first_frame_at: float | None = None
         self._first_audio_at: float | None = None
         self._audio_end: float | None = None
+        self._last_frame_at: float | None = None
         self._dropped = 0
         self._last_sync = 0.0
         self._result: RecordingResult | None = None
         self._error: BaseException | None = None
+        self._failed_device: str | None = None
 
     @property
     def live(self) -> bool:
@@ -404,6 +409,11 @@ class Recorder:
     @property
     def error(self) -> BaseException | None:
         return self._error
+
+    @property
+    def failed_device(self) -> str | None:
+        """ "camera" or "microphone" once that device failed while recording, else None."""
+        return self._failed_device
 
     @property
     def elapsed(self) -> float:
@@ -561,6 +571,7 @@ class Recorder:
                 for item in items:
                     self._write(item)
                 self._check_started()
+                self._check_sources()
                 self._sync_to_disk()
                 with self._cond:
                     if not self._inbox and self._ready_to_finish():
@@ -599,8 +610,10 @@ class Recorder:
         if isinstance(item, Frame):
             reached = item.timestamp
             self._check_length(writer, reached)  # before writing: the writer drops what is late
-            if writer.write_frame(item.image, item.timestamp) and self._first_frame_at is None:
-                self._first_frame_at = item.timestamp
+            if writer.write_frame(item.image, item.timestamp):
+                self._last_frame_at = item.timestamp
+                if self._first_frame_at is None:
+                    self._first_frame_at = item.timestamp
         else:
             reached = item.timestamp + item.duration
             self._check_length(writer, reached)
@@ -634,13 +647,35 @@ class Recorder:
         if not self.live or now() - self._started_at < self.start_timeout:
             return
         if self.camera is not None and self._first_frame_at is None:
+            self._failed_device = "camera"
             raise RecorderError(
                 f"no picture from camera {self.camera.name} within {self.start_timeout:.0f} s"
             )
         if self.microphone is not None and not self.video and self._first_audio_at is None:
+            self._failed_device = "microphone"
             raise RecorderError(
                 f"no sound from microphone {self.microphone.name} within {self.start_timeout:.0f} s"
             )
+
+    def _check_sources(self) -> None:
+        """A device that fails while recording ends the recording where its data ended: what was
+        recorded until then is kept, as a take the visitor can review."""
+        if self._failed_device is not None or self._stop_at is not None:
+            return
+        failed: tuple[str, float | None] | None = None
+        if self.microphone is not None and self.microphone.failure is not None:
+            failed = ("microphone", self._audio_end)
+        elif self.camera is not None and self.camera.failure is not None:
+            failed = ("camera", self._last_frame_at)
+        if failed is None:
+            return
+        device, data_end = failed
+        log.warning("recording %s: the %s failed; keeping what was recorded", self.path.name, device)
+        self._failed_device = device
+        with self._cond:
+            if self._stop_at is None:
+                self._stop_at, self._stopped_by = (data_end or now()), "device_failed"
+                self._cond.notify_all()
 
     def _sync_to_disk(self) -> None:
         if self._file is not None and now() - self._last_sync >= _SYNC_INTERVAL:
@@ -684,6 +719,7 @@ class Recorder:
             audio_start_gap=writer.audio_start_gap if self.video else None,
             stopped_by=self._stopped_by,
             sealed=sealed,
+            failed_device=self._failed_device,
         )
 
     # -- helpers ---------------------------------------------------------------------------------

@@ -42,6 +42,8 @@ const UI = {
     trashYes: 'Ja, weggooien',
     trashNo: 'Nee, bewaren',
     refused: 'Opnemen kan nu niet',
+    cameraFailed: 'De camera deed het niet meer; dit is wat er is opgenomen',
+    microphoneFailed: 'De microfoon deed het niet meer; dit is wat er is opgenomen',
     next: 'Verder',
     thanks: 'Dank u wel!',
     stillThere: 'Bent u er nog?',
@@ -85,6 +87,8 @@ const UI = {
     trashYes: 'Yes, throw it away',
     trashNo: 'No, keep it',
     refused: 'Recording is not possible now',
+    cameraFailed: 'The camera stopped working; this is what was recorded',
+    microphoneFailed: 'The microphone stopped working; this is what was recorded',
     next: 'Next',
     thanks: 'Thank you!',
     stillThere: 'Are you still there?',
@@ -98,7 +102,6 @@ const UI = {
 };
 
 const TAP_KINDS = ['scale', 'choice'];
-const RECORDING_KINDS = ['video', 'voice', 'open'];
 const RING = 2 * Math.PI * 54; // circumference of the SVG rings (r = 54)
 const METER_BARS = 12;
 const GUARD_MS = 600; // after a new question appears, a second quick tap does not answer it
@@ -122,7 +125,8 @@ const state = {
   langTouched: null,
   lastActivity: performance.now(),
   stillDeadline: null,
-  rec: { phase: 'tap', kind: null, uuid: null, max: 60, poll: null, polling: false, startedAt: 0 },
+  rec: { phase: 'tap', kind: null, uuid: null, max: 60, poll: null, polling: false, startedAt: 0, failedDevice: null },
+  devicesFresh: null, // the device check asked for when a visitor starts
 };
 
 // --- words, pictograms, languages -------------------------------------------------------------
@@ -175,6 +179,7 @@ async function api(method, url, body) {
   if (!response.ok) {
     const error = new Error((data && data.error) || `${method} ${url}: ${response.status}`);
     error.status = response.status;
+    error.data = data;
     throw error;
   }
   return data;
@@ -415,6 +420,7 @@ function onAttractEnded() {
 function start() {
   if (state.screen !== 'attract') return;
   $('attract-video').pause();
+  state.devicesFresh = refreshShow(); // devices may have come or gone while nobody was here
   if (languages().length > 1) goLanguage();
   else goConsent();
 }
@@ -498,10 +504,13 @@ function confirmLanguage() {
 
 // --- 3. consent -------------------------------------------------------------------------------
 
-function goConsent() {
+async function goConsent() {
+  const visit = state.visit;
+  await state.devicesFresh;
+  if (state.visit !== visit) return;
   const questions = state.show.questionnaire.questions;
-  if (!questions.some((q) => RECORDING_KINDS.includes(q.kind))) {
-    startSession(false); // nothing to film or record: no need to ask
+  if (!questions.some((q) => recordableKinds(q).length)) {
+    startSession(false); // nothing to film or record (no such question, or no device): no need to ask
     return;
   }
   const video = $('consent-video');
@@ -539,14 +548,14 @@ async function startSession(consent, parentConsent = null) {
   pauseAll();
   hush();
   try {
-    const request = { language: state.lang, consent };
+    const request = { language: state.lang, consent, missing_devices: missingDevices() };
     if (parentConsent !== null) request.parent_consent = parentConsent;
     const body = await api('POST', '/api/sessions', request);
     state.session = body.uuid;
     const mayRecord = consent && parentConsent !== false;
     state.consent = mayRecord;
     const questions = state.show.questionnaire.questions;
-    state.plan = questions.filter((q) => mayRecord || TAP_KINDS.includes(q.kind));
+    state.plan = questions.filter((q) => TAP_KINDS.includes(q.kind) || (mayRecord && offerable(q)));
     state.history = [];
     if (state.plan.length) goQuestion(0);
     else goThanks();
@@ -582,18 +591,22 @@ function goQuestion(index, { after = null } = {}) {
     if (state.visit === visit && state.screen === 'question' && state.index === index) playVideo(video);
   });
 
-  state.rec = { ...state.rec, uuid: null, kind: null, max: state.show.settings.max_answer_seconds };
-  if (TAP_KINDS.includes(question.kind)) {
-    renderOptions(question);
+  state.rec = { ...state.rec, uuid: null, kind: null, failedDevice: null, max: state.show.settings.max_answer_seconds };
+  const kinds = recordableKinds(question);
+  if (TAP_KINDS.includes(question.kind) || (!kinds.length && question.options.length)) {
+    renderOptions(question); // a recorded question whose device does not work: its tap options
     setPhase('tap');
+  } else if (!kinds.length) {
+    goNext({ after }); // its device stopped working during this visit: not asked, not in the history
+    return;
   } else if (!state.show.settings.recording_allowed) {
     state.rec.kind = question.kind === 'voice' ? 'voice' : 'video';
     setPhase('refused');
-  } else if (question.kind === 'open') {
+  } else if (kinds.length > 1) {
     renderMediumChoice();
     setPhase('choose');
   } else {
-    state.rec.kind = question.kind;
+    state.rec.kind = kinds[0];
     setPhase('ready');
   }
   guard($('options').querySelectorAll('button'));
@@ -680,7 +693,8 @@ async function answerTap(question, option, labels) {
   for (const other of $('options').querySelectorAll('.option')) other.setAttribute('aria-disabled', 'true');
   const answer = crypto.randomUUID();
   const session = state.session;
-  const body = { uuid: answer, question_id: question.id, kind: question.kind, value: option.value };
+  const kind = TAP_KINDS.includes(question.kind) ? question.kind : 'choice';
+  const body = { uuid: answer, question_id: question.id, kind, value: option.value };
   enqueue(() => api('POST', `/api/sessions/${session}/answers`, body));
   state.history.push({ index: state.index, answer, chose: option.value });
   const said = speak(labels.audio, 3000);
@@ -695,7 +709,7 @@ function goNext({ after = null } = {}) {
 }
 
 function backToMediumChoice() {
-  return currentQuestion().kind === 'open' && state.rec.phase === 'ready';
+  return recordableKinds(currentQuestion()).length > 1 && state.rec.phase === 'ready';
 }
 
 function goBack() {
@@ -748,6 +762,47 @@ function replayPrompt() {
   $('review-video').pause();
   $('review-audio').pause();
   playVideo($('prompt-video'));
+}
+
+// --- devices: a kind of answer is offered only when its devices work ------------------------------
+
+const NEEDS = { video: ['camera', 'microphone'], voice: ['microphone'] };
+const DEVICE_PICTOGRAMS = { camera: 'video-camera', microphone: 'microphone' };
+
+function deviceWorks(name) {
+  const devices = state.show.devices;
+  return !devices || !devices[name] || devices[name].ok;
+}
+
+function missingDevices() {
+  return Object.keys(DEVICE_PICTOGRAMS).filter((name) => !deviceWorks(name));
+}
+
+// The kinds of recorded answer this question can get now: for an open question video and/or voice.
+function recordableKinds(question) {
+  const kinds = question.kind === 'open' ? ['video', 'voice'] : [question.kind];
+  return kinds.filter((kind) => NEEDS[kind] && NEEDS[kind].every(deviceWorks));
+}
+
+function offerable(question) {
+  return recordableKinds(question).length > 0 || question.options.length > 0;
+}
+
+// The service said this device failed: it is not offered again during this visit.
+function deviceFailed(name) {
+  if (!DEVICE_PICTOGRAMS[name]) return null;
+  if (state.show.devices && state.show.devices[name]) state.show.devices[name] = { ...state.show.devices[name], ok: false };
+  return name;
+}
+
+// Beside the take that a failing device cut short: that device's pictogram, crossed out.
+function showDeviceFailed(name) {
+  const box = $('device-failed');
+  show(box, Boolean(name));
+  show($('again'), !name); // another take would need the device that just failed
+  if (!name) return;
+  $('device-failed-pictogram').src = pictogram(DEVICE_PICTOGRAMS[name]);
+  box.setAttribute('aria-label', t(`${name}Failed`));
 }
 
 // --- recording -------------------------------------------------------------------------------------
@@ -851,8 +906,10 @@ function setPhase(phase) {
     }
   }
   if (phase === 'refused') {
-    $('refused-pictogram').src = pictogram(video ? 'video-camera' : 'microphone');
+    const device = rec.failedDevice || (video ? 'camera' : 'microphone');
+    $('refused-pictogram').src = pictogram(DEVICE_PICTOGRAMS[device]);
   }
+  showDeviceFailed(phase === 'review' ? rec.failedDevice : null);
   setPreview(video && live);
   if (phase === 'ready') {
     setMeter(0);
@@ -925,6 +982,7 @@ async function startCountdown() {
     rec.max = Number(body.max_seconds) || state.show.settings.max_answer_seconds;
   } catch (error) {
     console.warn('kiosk: cannot record:', error.status, error.message);
+    rec.failedDevice = deviceFailed(error.data && error.data.device);
     if (stillHere()) setPhase('refused');
     return;
   }
@@ -953,7 +1011,7 @@ function startPolling() {
       const elapsed = typeof status.elapsed === 'number' ? status.elapsed : local;
       setRing(elapsed, rec.max);
       setMeter(status.level || 0);
-      if (elapsed >= rec.max - 0.05) stopRecording();
+      if (status.failed || elapsed >= rec.max - 0.05) stopRecording(); // a failed device ended it
     } catch {
       setRing(local, rec.max);
     } finally {
@@ -983,12 +1041,14 @@ async function stopRecording() {
       const uuid = rec.uuid;
       enqueue(() => api('DELETE', `/api/recordings/${uuid}`));
       rec.uuid = null;
+      rec.failedDevice = deviceFailed(error.data && error.data.device);
       setPhase('refused');
     }
     return;
   }
   if (state.visit !== visit) return;
   rec.url = result.url;
+  rec.failedDevice = deviceFailed(result.failed_device);
   setPhase('review');
   guard($('review-controls').querySelectorAll('button'));
   const media = rec.kind === 'video' ? $('review-video') : $('review-audio');
@@ -1235,7 +1295,10 @@ function wire() {
   $('thanks-video').addEventListener('ended', onThanksEnded);
   $('still-there').addEventListener('click', closeStillThere);
   $('preview').addEventListener('error', () => {
-    if (state.rec.kind === 'video' && ['ready', 'countdown'].includes(state.rec.phase)) setPhase('refused');
+    if (state.rec.kind === 'video' && ['ready', 'countdown'].includes(state.rec.phase)) {
+      state.rec.failedDevice = deviceFailed('camera'); // the preview is the camera's picture
+      setPhase('refused');
+    }
   });
   for (const media of [$('review-video'), $('review-audio')]) {
     media.addEventListener('play', () => $('you-pane').classList.add('playing'));

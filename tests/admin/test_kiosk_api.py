@@ -168,6 +168,18 @@ def test_a_session_is_stored_exactly_once(app: Flask, client: FlaskClient, seede
         session = db.session.get(Session, session_uuid)
         assert session is not None and len(session.answers) == 1 and session.language == "nl"
         assert session.branch.name == "Roden" and session.kiosk_id == kiosk.id
+    # The devices that did not work for the visitor are kept with the session, in one order.
+    without = {
+        **session_body(visitors_questionnaire(client, kiosk)),
+        "missing_devices": ["microphone", "camera"],
+    }
+    missing_uuid = str(uuid.uuid4())
+    assert (
+        client.put(f"{API}/sessions/{missing_uuid}", json=without, headers=kiosk.headers).status_code == 201
+    )
+    with app.app_context():
+        assert db.session.get_one(Session, missing_uuid).missing_devices == "camera,microphone"
+        assert db.session.get_one(Session, session_uuid).missing_devices is None
     # The same answer uuid in another session is a conflict, not a duplicate.
     again = client.put(f"{API}/sessions/{uuid.uuid4()}", json=body, headers=kiosk.headers)
     assert again.status_code == 409 and "answer uuid already used" in again.get_json()["error"]
@@ -249,6 +261,9 @@ def test_a_recording_not_uploaded_yet_is_named_and_nothing_is_stored(
         ({"answers": []}, "non-empty"),
         ({"questionnaire_version_id": 99999}, "questionnaire version"),
         ({"answers": [{"uuid": "x"}]}, "UUID"),
+        ({"missing_devices": ["printer"]}, "missing_devices"),
+        ({"missing_devices": ["camera", "camera"]}, "missing_devices"),
+        ({"missing_devices": "microphone"}, "missing_devices"),
     ],
 )
 def test_a_malformed_session_gets_422_and_stores_nothing(
@@ -326,6 +341,7 @@ def test_heartbeat_shows_on_the_kiosks_page_and_silence_is_marked(
         "disk_free_bytes": 12_000_000_000,
         "camera_ok": True,
         "microphone_ok": False,
+        "microphone_message": "cannot open microphone 'default': Input/output error",
         "bogus": "ignored",
         "outbox_depth_typo": 1,
     }
@@ -335,7 +351,8 @@ def test_heartbeat_shows_on_the_kiosks_page_and_silence_is_marked(
     login(client, "roden@bieb.example")
     page = client.get("/kiosks").get_data(as_text=True)
     assert "1.2.3" in page and "12.0 GB" in page and "2026-11-22T09:00:00+00:00" in page
-    assert page.count("ontbreekt") == 1  # the microphone; Dutch page
+    assert page.count("Microfoon ontbreekt") == 1 and "Camera ontbreekt" not in page  # Dutch page
+    assert "cannot open microphone &#39;default&#39;: Input/output error" in page
     # The two demo kiosks: one heard from minutes ago, one silent for three days.
     assert page.count("stil") >= 1
     with app.app_context():

@@ -11,6 +11,7 @@ the outbox to check what was kept. Every screen is audited with axe-core and pho
 from __future__ import annotations
 
 import re
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -501,6 +502,7 @@ def test_an_idle_kiosk_asks_are_you_still_there_and_starts_over(
     kiosk.wait_for(lambda: not kiosk.files(), "the unsent recording to be deleted")
 
 
+@pytest.mark.audio
 def test_when_recording_is_refused_the_visitor_sees_it_and_goes_on(
     start_kiosk: StartKiosk,
     kiosk_page: Page,
@@ -508,43 +510,48 @@ def test_when_recording_is_refused_the_visitor_sees_it_and_goes_on(
     screenshots: Path,
     assert_accessible: Callable[[Page], None],
 ) -> None:
-    """No camera and no microphone: the page says so with a pictogram and lets the visitor go on."""
+    """Camera and microphone break after the kiosk last checked them: the page still offers them,
+    and says which one failed with its pictogram, lets the visitor go on, and the session says why."""
     page = kiosk_page
-    kiosk = start_kiosk(
-        camera=tmp_path / "no-such-camera.mp4", microphone="no-such-microphone", languages=("nl",)
-    )
-    page.goto(kiosk.url)
-    on_screen(page, "attract")
-    page.locator("#attract-video").click()
-    on_screen(page, "consent")  # one language: no choice to make
-    button(page, "Ja, dat mag").click()
-    at_question(page, 1, 4)
-    button(page, "Heel tevreden").click()
-    at_question(page, 2, 4)
-    button(page, "Boeken lenen").click()
+    camera = tmp_path / "camera.mp4"
+    shutil.copyfile(CAMERA, camera)
+    with PulseNullSink("breaks") as sink:
+        kiosk = start_kiosk(camera=camera, pulse=sink, languages=("nl",))
+        page.goto(kiosk.url)
+        on_screen(page, "attract")
+        camera.unlink()
+        sink.unplug()
+        page.locator("#attract-video").click()
+        on_screen(page, "consent")  # one language: no choice to make
+        button(page, "Ja, dat mag").click()
+        at_question(page, 1, 4)
+        button(page, "Heel tevreden").click()
+        at_question(page, 2, 4)
+        button(page, "Boeken lenen").click()
 
-    # The camera cannot start: the preview fails and the visitor is told at once.
-    at_question(page, 3, 4)
-    button(page, "Antwoord met video").click()
-    in_phase(page, "refused")
-    expect(page.locator("#refused-pictogram")).to_have_attribute("src", re.compile(r"video-camera\.svg$"))
-    look(page, "15-refused", screenshots, assert_accessible)
-    button(page, "Verder").click()
+        # The camera cannot start: the preview fails and the visitor is told at once.
+        at_question(page, 3, 4)
+        button(page, "Antwoord met video").click()
+        in_phase(page, "refused")
+        expect(page.locator("#refused-pictogram")).to_have_attribute("src", re.compile(r"video-camera\.svg$"))
+        look(page, "15-refused", screenshots, assert_accessible)
+        button(page, "Verder").click()
 
-    # The microphone cannot start: the service answers 503 at the end of the countdown.
-    at_question(page, 4, 4)
-    with page.expect_response(lambda r: r.url.endswith("/api/recordings")) as response:
-        button(page, "Opname starten").click()
-    assert response.value.status == 503
-    in_phase(page, "refused")
-    expect(page.locator("#refused-pictogram")).to_have_attribute("src", re.compile(r"microphone\.svg$"))
-    button(page, "Verder").click()
+        # The microphone cannot start: the service answers 503, naming it, after the countdown.
+        at_question(page, 4, 4)
+        with page.expect_response(lambda r: r.url.endswith("/api/recordings")) as response:
+            button(page, "Opname starten").click()
+        assert response.value.status == 503 and response.value.json()["device"] == "microphone"
+        in_phase(page, "refused")
+        expect(page.locator("#refused-pictogram")).to_have_attribute("src", re.compile(r"microphone\.svg$"))
+        button(page, "Verder").click()
 
-    on_screen(page, "thanks")
-    kiosk.wait_for(lambda: all(s.finished_at for s in kiosk.sessions()), "the session to finish")
-    (session,) = kiosk.sessions()
-    assert [(a.question_id, a.value) for a in session.answers] == [
-        ("satisfaction", "5"),
-        ("visit_reason", "borrow"),
-    ]
-    assert kiosk.files() == []
+        on_screen(page, "thanks")
+        kiosk.wait_for(lambda: all(s.finished_at for s in kiosk.sessions()), "the session to finish")
+        (session,) = kiosk.sessions()
+        assert [(a.question_id, a.value) for a in session.answers] == [
+            ("satisfaction", "5"),
+            ("visit_reason", "borrow"),
+        ]
+        assert session.missing_devices == ["camera", "microphone"]
+        assert kiosk.files() == []

@@ -161,21 +161,40 @@ def test_a_parent_s_no_allows_taps_but_no_recording(outbox: Outbox) -> None:
     assert stored == {session: False, agreed: True}
 
 
-def test_an_outbox_from_before_the_parent_step_is_brought_up_to_date(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("version", "later_columns"),
+    [(1, ["parent_consent", "missing_devices"]), (2, ["missing_devices"])],
+)
+def test_an_outbox_from_an_earlier_version_is_brought_up_to_date(
+    tmp_path: Path, version: int, later_columns: list[str]
+) -> None:
     box = Outbox(tmp_path / "o.sqlite3", tmp_path / "r")
     kept = box.start_session("default", 3, "nl", consent=True, consent_version="2026-1")
-    with box.transaction() as db:  # the version 1 schema: no parent_consent column
-        db.execute("ALTER TABLE sessions DROP COLUMN parent_consent")
-        db.execute("PRAGMA user_version = 1")
+    with box.transaction() as db:  # that version's schema: without the columns added since
+        for column in later_columns:
+            db.execute(f"ALTER TABLE sessions DROP COLUMN {column}")
+        db.execute(f"PRAGMA user_version = {version}")
     box.close()
     box = Outbox(tmp_path / "o.sqlite3", tmp_path / "r")
     try:
         with box.transaction(write=False) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+            assert db.execute("PRAGMA user_version").fetchone()[0] == 3
         [session] = box.sessions()
         assert session.uuid == kept and session.consent and session.parent_consent is None
+        assert session.missing_devices == []
+        box.note_missing_device(kept, "microphone")
+        assert box.sessions()[0].missing_devices == ["microphone"]
     finally:
         box.close()
+
+
+def test_a_session_records_the_devices_that_did_not_work(outbox: Outbox) -> None:
+    session = outbox.start_session("default", 3, "nl", consent=False, missing_devices=["microphone"])
+    outbox.note_missing_device(session, "camera")
+    outbox.note_missing_device(session, "microphone")  # once is enough
+    assert outbox.sessions()[0].missing_devices == ["camera", "microphone"]
+    with pytest.raises(OutboxError, match="unknown devices"):
+        outbox.start_session("default", 3, "nl", consent=False, missing_devices=["printer"])
 
 
 # What SQLAlchemy wrote when it kept the outbox (up to version 0.1 of the kiosk), byte for byte:
@@ -220,6 +239,7 @@ def test_an_outbox_written_by_sqlalchemy_opens_with_its_answers(tmp_path: Path) 
         [session] = box.unsent()
         assert (session.uuid, session.questionnaire_version, session.consent) == ("s-1", 3, True)
         assert session.parent_consent is None and session.may_record
+        assert session.missing_devices == []
         assert session.started_at == datetime(2026, 11, 20, 14, 3, 7, 250000, tzinfo=UTC)
         assert session.finished_at == datetime(2026, 11, 20, 14, 4, 11, 1, tzinfo=UTC)
         assert [a.uuid for a in session.answers] == ["a-1", "a-2"]  # in the order given

@@ -14,7 +14,8 @@ from kiosk.config import KioskConfig
 
 def client_for(tmp_path: Path, **settings: object) -> FlaskClient:
     config = replace(KioskConfig(data_dir=tmp_path / "data"), **settings)
-    return create_app(config).test_client()
+    # No device checks: they would open sound devices in the test process, besides other tests'.
+    return create_app(config, watch_devices=False).test_client()
 
 
 def test_low_disk_offers_only_taps(tmp_path: Path) -> None:
