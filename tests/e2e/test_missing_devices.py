@@ -50,6 +50,7 @@ def enrolled_kiosk(
         f'data_dir = "{folder / "data"}"\nport = {port}\nlanguages = ["nl", "en"]\n'
         f'server_url = "{server.url}"\n'
         f'[camera]\nsource = "{CAMERA}"\n[microphone]\ndevice = "default"\n'
+        '[recorder]\nprofile = "720p-veryfast"\n'
         "[sync]\ninterval_seconds = 1\nmax_backoff_seconds = 2\n",
         "utf-8",
     )

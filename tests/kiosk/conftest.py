@@ -68,6 +68,7 @@ def start_kiosk(tmp_path: Path) -> Iterator[StartKiosk]:
         languages: tuple[str, ...] = ("nl", "en"),
         microphone: str = "default",
         server_url: str = "",
+        recorder_profile: str = "720p-veryfast",
     ) -> Kiosk:
         port = free_port()
         folder = tmp_path / f"kiosk-{len(started)}"
@@ -85,7 +86,10 @@ def start_kiosk(tmp_path: Path) -> Iterator[StartKiosk]:
             "[timeouts]\n"
             f"idle_seconds = {idle_seconds}\n"
             f"still_there_seconds = {still_there_seconds}\n"
-            f"max_answer_seconds = {max_answer_seconds}\n",
+            f"max_answer_seconds = {max_answer_seconds}\n"
+            # A forced profile: a start that measures costs seconds (the profile tests measure).
+            "[recorder]\n"
+            f'profile = "{recorder_profile}"\n',
             "utf-8",
         )
         env = dict(os.environ)

@@ -23,7 +23,7 @@ def api(kiosk: Kiosk, method: str, path: str, body: dict | None = None) -> reque
 def test_the_kiosk_records_with_the_profile_it_measured_and_keeps_it(
     start_kiosk: StartKiosk, pulse: PulseNullSink
 ) -> None:
-    kiosk = start_kiosk(pulse=pulse)
+    kiosk = start_kiosk(pulse=pulse, recorder_profile="auto")
     kept = kiosk.data_dir / "recorder-profile.json"
     profile = json.loads(kept.read_text())
     assert profile["how"] == "measured" and profile["speed"] > 0
