@@ -1,6 +1,7 @@
 """The kiosk service and page: touch → next screen painted in Chromium, and memory while recording.
 
-* Touch → painted: a visitor walks the page in Debian's Chromium (1920×1080); for every touch the
+* Touch → painted: a visitor walks the page in Debian's Chromium, on the Raspberry Pi's 800×480
+  touch display and on a 1920×1080 screen; for every touch the
   page records the time from the pointer event to the second animation frame after the screen
   changed (the frame that shows it). Baseline: the same measurement on a bare page whose button
   only toggles a block, in the same browser — the ratio is what our page adds.
@@ -35,6 +36,7 @@ from tests.support.sealing import write_synced_config  # noqa: E402
 
 CAMERA = ROOT / "media" / "sample" / "camera.mp4"
 TAPS = 40
+SCREENS = ((800, 480), (1920, 1080))
 
 # Records pointerdown → second animation frame after the first DOM change it caused.
 PROBE = """
@@ -139,8 +141,13 @@ def main() -> None:
         try:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                page = browser.new_page(viewport={"width": 1920, "height": 1080}, reduced_motion="reduce")
-                ours = kiosk_taps(page, kiosk)
+                ours: dict[tuple[int, int], list[float]] = {}
+                for width, height in SCREENS:
+                    page = browser.new_page(
+                        viewport={"width": width, "height": height}, reduced_motion="reduce"
+                    )
+                    ours[width, height] = kiosk_taps(page, kiosk)
+                    page.close()
                 bare = bare_taps(browser.new_page())
                 browser.close()
             idle, peak = recording_memory(kiosk)
@@ -154,17 +161,19 @@ def main() -> None:
             assert sealed_files and all(sealed_files), "the enrolled kiosk did not seal its recording"
         finally:
             enrolled.stop()
-    ours_p50, ours_p95 = percentiles(ours)
     bare_p50, bare_p95 = percentiles(bare)
     print(f"{'what':44} {'p50':>8} {'p95':>8} {'budget':>10}")
-    touch = "touch → next screen painted, kiosk page (ms)"
-    print(f"{touch:44} {ours_p50:8.1f} {ours_p95:8.1f} {'p95 ≤ 50':>10}")
+    for (width, height), taps in ours.items():
+        ours_p50, ours_p95 = percentiles(taps)
+        touch = f"touch → next screen painted, {width}×{height} (ms)"
+        print(f"{touch:44} {ours_p50:8.1f} {ours_p95:8.1f} {'p95 ≤ 50':>10}")
+        print(f"{'  kiosk page / bare page':44} {ours_p50 / bare_p50:7.1f}x {ours_p95 / bare_p95:7.1f}x")
     print(f"{'touch → painted, bare page baseline (ms)':44} {bare_p50:8.1f} {bare_p95:8.1f}")
-    print(f"{'kiosk page / bare page':44} {ours_p50 / bare_p50:7.1f}x {ours_p95 / bare_p95:7.1f}x")
     print(f"{'kiosk service RSS idle → peak recording (MB)':44} {idle:8.0f} {peak:8.0f} {'≤ 200':>10}")
     sealed = "  the same, enrolled kiosk, sealed (MB)"
     print(f"{sealed:44} {sealed_idle:8.0f} {sealed_peak:8.0f} {'≤ 200':>10}")
-    print(f"({len(ours)} kiosk touches, {len(bare)} bare touches, Chromium headless, 1920×1080)")
+    touches = sum(len(taps) for taps in ours.values())
+    print(f"({touches} kiosk touches, {len(bare)} bare touches, Chromium headless)")
 
 
 if __name__ == "__main__":
