@@ -25,10 +25,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 RowT = TypeVar("RowT")
 
-# Version 2; version 1 had no parent_consent. Column types are those SQLAlchemy created.
+# Version 3; version 2 had no activity and member, version 1 no parent_consent. Column types are those SQLAlchemy created.
 SCHEMA = """
 CREATE TABLE sessions (
     uuid VARCHAR(36) NOT NULL PRIMARY KEY,
@@ -38,6 +38,8 @@ CREATE TABLE sessions (
     consent BOOLEAN NOT NULL,
     consent_version VARCHAR(40),
     parent_consent BOOLEAN,
+    activity VARCHAR(120),
+    member VARCHAR(8),
     started_at DATETIME NOT NULL,
     finished_at DATETIME,
     sync_error VARCHAR(500)
@@ -142,6 +144,10 @@ class OutboxSession:
     consent_version: str | None
     # The parent-or-carer step: None when it was not asked; False allows taps only.
     parent_consent: bool | None
+    # The activity the visitor came for (None: a general visit), and the answer to "are you a
+    # member of the library?" (yes / no / unknown; None when not asked).
+    activity: str | None
+    member: str | None
     started_at: datetime
     finished_at: datetime | None
     # Why the server refused it (a 409 conflict or a 422); kept, never deleted, for a person to look at.
@@ -180,6 +186,7 @@ class RecoveryReport:
 
 
 RECORDING_KINDS = {"video": ".mp4", "voice": ".m4a"}
+MEMBER_ANSWERS = ("yes", "no", "unknown")
 TAP_KINDS = ("scale", "choice")
 
 
@@ -236,13 +243,17 @@ class Outbox:
         consent_version: str | None = None,
         session_uuid: str | None = None,
         parent_consent: bool | None = None,
+        activity: str | None = None,
+        member: str | None = None,
     ) -> str:
         session_uuid = session_uuid or str(uuid_module.uuid4())
+        if member is not None and member not in MEMBER_ANSWERS:
+            raise OutboxError(f"member must be one of {', '.join(MEMBER_ANSWERS)}")
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO sessions (uuid, questionnaire_id, questionnaire_version, language, consent,"
-                " consent_version, parent_consent, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (uuid) DO NOTHING",
+                " consent_version, parent_consent, activity, member, started_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO NOTHING",
                 (
                     session_uuid,
                     questionnaire_id,
@@ -251,6 +262,8 @@ class Outbox:
                     consent,
                     consent_version if consent else None,
                     parent_consent,
+                    activity,
+                    member,
                     _stored(utcnow()),
                 ),
             )
@@ -524,8 +537,12 @@ def _migrate(db: sqlite3.Connection) -> None:
     if version < 1:
         for statement in filter(str.strip, SCHEMA.split(";")):
             db.execute(statement)
-    elif version < 2:
-        db.execute("ALTER TABLE sessions ADD COLUMN parent_consent BOOLEAN")
+    else:
+        if version < 2:
+            db.execute("ALTER TABLE sessions ADD COLUMN parent_consent BOOLEAN")
+        if version < 3:
+            db.execute("ALTER TABLE sessions ADD COLUMN activity VARCHAR(120)")
+            db.execute("ALTER TABLE sessions ADD COLUMN member VARCHAR(8)")
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 

@@ -430,4 +430,8 @@ def session_body(session: OutboxSession) -> dict[str, Any]:
     # Only when asked, so that sessions made before the step existed keep their exact bytes.
     if session.parent_consent is not None:
         body["parent_consent"] = session.parent_consent
+    if session.activity is not None:
+        body["activity"] = session.activity
+    if session.member is not None:
+        body["member"] = session.member
     return body

@@ -56,6 +56,12 @@ class Session(Base):
     consent_version: Mapped[str | None] = mapped_column(String(40))
     # The answer to the parent-or-carer step: None when the kiosk did not ask it.
     parent_consent: Mapped[bool | None]
+    # The activity the visitor came for (its name when the session was made); None: a general visit.
+    activity: Mapped[str | None] = mapped_column(String(120))
+    # "Are you a member of the library?": yes / no / unknown (don't know); None when not asked.
+    member: Mapped[str | None] = mapped_column(String(8))
+    # Where the kiosk stood within its branch (a village hall, a market), as branch_id: at the time.
+    location: Mapped[str | None] = mapped_column(String(120))
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -68,6 +74,9 @@ class Session(Base):
     answers: Mapped[list[Answer]] = relationship(
         back_populates="session", cascade="all, delete-orphan", order_by="Answer.answered_at"
     )
+
+
+MEMBER_ANSWERS = ("yes", "no", "unknown")
 
 
 class Answer(Base):
