@@ -28,7 +28,8 @@ from typing import Any, TypeVar
 SCHEMA_VERSION = 3
 RowT = TypeVar("RowT")
 
-# Version 3; version 2 had no activity and member, version 1 no parent_consent. Column types are those SQLAlchemy created.
+# Version 3; version 2 had no activity and member, version 1 no parent_consent. Column types are
+# those SQLAlchemy created.
 SCHEMA = """
 CREATE TABLE sessions (
     uuid VARCHAR(36) NOT NULL PRIMARY KEY,

@@ -218,7 +218,8 @@ def spec() -> dict[str, Any]:
                         "sealing_key": SEALING_KEY,
                         "time_zone": {
                             "type": "string",
-                            "description": "IANA zone of the activities' wall-clock times, e.g. Europe/Amsterdam",
+                            "description": "IANA zone of the activities' wall-clock times, "
+                            "e.g. Europe/Amsterdam",
                         },
                         "questionnaires": {
                             "type": "array",
