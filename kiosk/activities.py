@@ -71,7 +71,8 @@ def applicable(questionnaires: list[dict[str, Any]], moment: datetime, zone: Zon
     activities = [q for q in running if q.get("activity")]
     general = [q for q in running if not q.get("activity")]
     if len(activities) > 1:
-        return Applicable(activities[0], activities + general[:1])
+        # Until the visitor chooses, the general one (a page that cannot choose still works).
+        return Applicable((general or activities)[0], activities + general[:1])
     if activities:
         return Applicable(activities[0], [])
     return Applicable(general[0] if general else None, [])

@@ -5,7 +5,9 @@ to record, shows the preview as MJPEG, and confirms each answer into the outbox.
 
 API (JSON):
   GET  /api/show                         what to show: languages, videos, questionnaire, settings
-  POST /api/sessions                     {language, consent, parent_consent?} → {uuid}; starts a pass
+  POST /api/sessions                     {language, consent, parent_consent?, questionnaire?, member?}
+                                         → {uuid}; starts a pass (questionnaire: the one chosen
+                                         when several apply; member: yes / no / unknown)
   POST /api/sessions/<s>/answers         {uuid, question_id, kind, value | recording}: confirm an answer
   DELETE /api/sessions/<s>/answers/<a>   take an answer back
   POST /api/sessions/<s>/finish          the visitor is done (thanks screen or idle reset)
@@ -22,7 +24,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 from flask import Flask, Response, abort, jsonify, render_template, request, send_file, send_from_directory
@@ -32,14 +35,18 @@ import mediaseal
 from kiosk import review, showdoc
 from kiosk.config import KioskConfig
 from kiosk.devices import DeviceError, Devices
-from kiosk.outbox import RECORDING_KINDS, Outbox, OutboxError
+from kiosk.hardware.clock import wall_now
+from kiosk.outbox import MEMBER_ANSWERS, RECORDING_KINDS, Outbox, OutboxError
 from kiosk.paths import SyncPaths
 
 PREVIEW_FPS = 15
 FIRST_FRAME_SECONDS = 5.0  # how long the preview waits for a camera that is starting
 
 
-def create_app(config: KioskConfig, devices: Devices | None = None) -> Flask:
+def create_app(
+    config: KioskConfig, devices: Devices | None = None, clock: Callable[[], datetime] = wall_now
+) -> Flask:
+    """``clock`` tells the time of day that decides which questionnaire applies (tests set it)."""
     app = Flask(__name__)
     app.config["KIOSK"] = config
     outbox = Outbox(config.outbox_path, config.recordings_dir)
@@ -53,7 +60,7 @@ def create_app(config: KioskConfig, devices: Devices | None = None) -> Flask:
     app.extensions["review_keys"] = review_keys
 
     def show() -> dict[str, Any]:
-        document = showdoc.build(config)
+        document = showdoc.build(config, clock())
         document["settings"] = {
             "idle_seconds": config.timeouts.idle_seconds,
             "still_there_seconds": config.timeouts.still_there_seconds,
@@ -115,6 +122,15 @@ def create_app(config: KioskConfig, devices: Devices | None = None) -> Flask:
         questionnaire = document["questionnaire"]
         if questionnaire is None:
             return _error("this kiosk has no questions yet", 409)
+        if document.get("choices"):
+            # Several apply now ("I came for..."): the visitor's choice, one of them.
+            offered = {choice["questionnaire"]["id"]: choice["questionnaire"] for choice in document["choices"]}
+            questionnaire = offered.get(str(body.get("questionnaire") or questionnaire["id"]))
+            if questionnaire is None:
+                return _error("questionnaire must be one of the choices shown now")
+        member = body.get("member") if questionnaire.get("member_question") else None
+        if member is not None and member not in MEMBER_ANSWERS:
+            return _error(f"member must be one of {', '.join(MEMBER_ANSWERS)}")
         session_uuid = outbox.start_session(
             questionnaire["id"],
             questionnaire["version"],
@@ -122,6 +138,8 @@ def create_app(config: KioskConfig, devices: Devices | None = None) -> Flask:
             consent,
             consent_version=questionnaire["consent_version"],
             parent_consent=parent_consent,
+            activity=questionnaire.get("activity"),
+            member=member,
         )
         if not consent or parent_consent is False:
             devices.release()  # no camera or microphone for a visitor who said no
