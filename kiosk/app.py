@@ -124,7 +124,7 @@ def create_app(
             return _error("this kiosk has no questions yet", 409)
         if document.get("choices"):
             # Several apply now ("I came for..."): the visitor's choice, one of them.
-            offered = {choice["questionnaire"]["id"]: choice["questionnaire"] for choice in document["choices"]}
+            offered = {c["questionnaire"]["id"]: c["questionnaire"] for c in document["choices"]}
             questionnaire = offered.get(str(body.get("questionnaire") or questionnaire["id"]))
             if questionnaire is None:
                 return _error("questionnaire must be one of the choices shown now")

@@ -176,7 +176,8 @@ def seed(media_set: Path = DEFAULT_MEDIA_SET, days: int = 150, rng_seed: int = 2
         AnswerKind.VIDEO: store_path(media_set / manifest["sample_answers"]["video"], Expect.VIDEO),
         AnswerKind.VOICE: store_path(media_set / manifest["sample_answers"]["voice"], Expect.AUDIO),
     }
-    sessions, answers = _visits(rng, start, days, [*kiosks, (market, market.branch)], questionnaires, recordings)
+    placed = [*kiosks, (market, market.branch)]
+    sessions, answers = _visits(rng, start, days, placed, questionnaires, recordings)
     if sessions:
         db.session.execute(insert(Session), sessions)
         db.session.execute(insert(Answer), answers)
