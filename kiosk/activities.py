@@ -4,8 +4,9 @@ an activity's start and end also when the network is gone.
 The server's configuration lists every questionnaire of the kiosk's branch with its period
 (``active_from``/``active_to``) and, for an activity, its times in this branch (``schedule``: a
 weekday or a date, from ``starts`` to ``ends``, wall-clock time in ``time_zone``) and how many
-minutes after the end it still applies (``minutes_after``). An activity without times applies
-for its whole period (a week of events, say).
+minutes after the end it still applies (``minutes_after``). An activity without any times
+(``timed`` false) applies for its whole period (a week of events, say); one with times in other
+branches only, never here.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def runs_at(questionnaire: dict[str, Any], moment: datetime, zone: ZoneInfo) -> 
     if not in_period(questionnaire, local.date()):
         return False
     schedule = questionnaire.get("schedule") or []
-    if not questionnaire.get("activity") or not schedule:
+    if not questionnaire.get("activity") or not (schedule or questionnaire.get("timed")):
         return True
     after = timedelta(minutes=int(questionnaire.get("minutes_after") or 0))
     # Yesterday too: an evening activity's time after may run past midnight.

@@ -55,7 +55,12 @@ TAGS = [
 SCHEDULES = {
     "Klik&Tik": [("Roden", 1, time(9, 30), time(11, 30))],
     "Taalhuis": [("Borger", 0, time(13, 30), time(15, 30)), ("Borger", 3, time(13, 30), time(15, 30))],
-    "Kleintje Bieb": [("Roden", 1, time(10, 0), time(11, 0)), ("Norg", 2, time(10, 0), time(11, 0))],
+    "Kleintje Bieb": [
+        ("Roden", 1, time(10, 0), time(11, 0)),
+        ("Norg", 2, time(10, 0), time(11, 0)),
+        ("Peize", 4, time(10, 0), time(11, 0)),
+        ("Odoorn", 2, time(10, 0), time(11, 0)),
+    ],
 }
 MINUTES_AFTER = 30
 # A kiosk that goes out: at the weekly market, under the branch of Roden.

@@ -106,6 +106,8 @@ def build(kiosk: Kiosk, today: date) -> dict[str, Any]:
                 "active_from": q.active_from.isoformat() if q.active_from else None,
                 "active_to": q.active_to.isoformat() if q.active_to else None,
                 "schedule": [schedule(s) for s in q.schedules if s.branch_id == kiosk.branch_id],
+                # Times elsewhere and none here: not in this branch (no times at all: always).
+                "timed": bool(q.schedules),
                 "minutes_after": q.minutes_after,
                 "activity_pictogram": ref(q.activity_pictogram_sha256) if q.activity else None,
                 "activity_audio": ref(q.activity_audio_sha256) if q.activity else None,

@@ -176,6 +176,11 @@ def spec() -> dict[str, Any]:
                         "active_from": {"type": ["string", "null"], "format": "date"},
                         "active_to": {"type": ["string", "null"], "format": "date"},
                         "schedule": {"type": "array", "items": {"$ref": "#/components/schemas/Schedule"}},
+                        "timed": {
+                            "type": "boolean",
+                            "description": "the activity has times (maybe in other branches only); "
+                            "false: it applies during its whole period",
+                        },
                         "minutes_after": {"type": "integer", "minimum": 0},
                         "activity_pictogram": {"oneOf": [SHA256, {"type": "null"}]},
                         "activity_audio": {"oneOf": [SHA256, {"type": "null"}]},

@@ -4,6 +4,7 @@ chooses; sessions reach the server with their activity, member answer and locati
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
@@ -23,6 +24,7 @@ from kiosk import showdoc
 from kiosk import sync as sync_module
 from kiosk.app import create_app
 from kiosk.config import KioskConfig
+from kiosk.paths import SyncPaths
 from kiosk.sync import NotEnrolled, SyncService
 from tests.admin.helpers import MEDIA_SET
 
@@ -178,3 +180,47 @@ def test_the_ingest_api_refuses_a_member_answer_it_does_not_know(
     assert synced_roden.push() == 0
     [refused] = outbox.sessions()
     assert refused.sync_error and "member must be one of" in refused.sync_error
+
+
+def test_the_synced_configuration_alone_decides_without_a_server(tmp_path: Path) -> None:
+    """showdoc on a configuration file as the sync service leaves it; no server runs at all."""
+    config = KioskConfig(data_dir=tmp_path / "kiosk", server_url="http://127.0.0.1:9")
+    day = date(2026, 10, 7)
+
+    def questionnaire(number: int, activity: str | None, **extra: Any) -> dict[str, Any]:
+        question = {"id": number * 10, "kind": "scale", "prompts": {}, "options": []}
+        made = {"id": number, "version_id": number, "name": activity or "Bezoekers", "activity": activity}
+        return made | {"active_from": None, "active_to": None, "questions": [question], **extra}
+
+    evening = {"weekday": None, "date": day.isoformat(), "starts": "19:00", "ends": "21:00"}
+    synced = {
+        "time_zone": "Europe/Amsterdam",
+        "consent_version": "2026-1",
+        "languages": ["nl"],
+        "questionnaires": [
+            questionnaire(1, None),
+            questionnaire(2, "Schrijfavond", schedule=[evening], timed=True, minutes_after=90),
+            questionnaire(3, "Digisterker", schedule=[], timed=True),  # times in other branches only
+            questionnaire(4, "Kinderboekenweek", active_from=(day + timedelta(days=1)).isoformat()),
+        ],
+    }
+    paths = config.data_dir
+    SyncPaths(paths).config.parent.mkdir(parents=True)
+    SyncPaths(paths).config.write_text(json.dumps(synced), "utf-8")
+    for moment, name in (
+        (at(day, 18, 59), "Bezoekers"),
+        (at(day, 19, 0), "Schrijfavond"),
+        (at(day, 22, 29), "Schrijfavond"),  # 21:00 and 90 minutes after
+        (at(day, 22, 30), "Bezoekers"),
+        (at(day + timedelta(days=1), 0, 0), "Kinderboekenweek"),  # no times: its whole period
+        (at(day + timedelta(days=8), 19, 30), "Kinderboekenweek"),
+    ):
+        document = showdoc.build(config, moment)
+        assert (document["questionnaire"]["name"], document["choices"]) == (name, []), moment
+    # A date's activity in its evening and a week-long one on the same evening: the visitor chooses.
+    synced["questionnaires"][3]["active_from"] = None
+    SyncPaths(paths).config.write_text(json.dumps(synced), "utf-8")
+    document = showdoc.build(config, at(day, 20, 0))
+    assert [c["activity"] for c in document["choices"]] == ["Schrijfavond", "Kinderboekenweek", None]
+    assert document["choices"][-1]["labels"]["nl"]["label"] == "Gewoon een bezoek"
+    assert document["choices"][-1]["labels"]["nl"]["audio"] == "/media/audio/came-for-general.nl.m4a"
