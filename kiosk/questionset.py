@@ -98,7 +98,9 @@ def from_manifest(folder: Path, languages: tuple[str, ...]) -> dict[str, Any]:
             if code in chosen
         }
 
-    member, chooser = manifest["member_question"], manifest["activity_chooser"]
+    # A question set made before activities has neither: then the kiosk never asks the member
+    # question and offers no general card in the chooser.
+    member, chooser = manifest.get("member_question"), manifest.get("activity_chooser")
     return {
         # The built-in "Are you a member of the library?" question; asked when the questionnaire
         # says so (``member_question``).
@@ -106,10 +108,14 @@ def from_manifest(folder: Path, languages: tuple[str, ...]) -> dict[str, Any]:
             "pictogram": _url(member["pictogram"]),
             "prompt": prompt(member["prompt"]),
             "options": [spoken(option) for option in member["options"]],
-        },
+        }
+        if member
+        else None,
         "member_question": False,
         # "I came for...": shown when more than one questionnaire applies (``choices``).
-        "activity_chooser": {"prompt": prompt(chooser["prompt"]), "general": spoken(chooser["general"])},
+        "activity_chooser": {"prompt": prompt(chooser["prompt"]), "general": spoken(chooser["general"])}
+        if chooser
+        else None,
         "choices": [],
         "languages": [
             {

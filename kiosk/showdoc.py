@@ -52,7 +52,7 @@ def apply_server_config(
     document["status"] = "ready" if picked else "waiting"
     document["questionnaire"] = _questionnaire(picked, synced, chosen) if picked else None
     document["choices"] = [_choice(q, synced, chosen, document) for q in found.choices]
-    document["member_question"] = bool(picked and picked.get("ask_member"))
+    document["member_question"] = bool(picked and picked.get("ask_member") and document.get("member"))
     document["branch"] = synced.get("branch")
     document["parent_step"] = _parent_step(synced.get("parent_step"), chosen)
     return document
@@ -79,9 +79,12 @@ def _choice(
         # One spoken name, in the language it was recorded in: the activity's own name.
         labels = {lang: {"label": q["activity"], "audio": audio} for lang in sorted(languages)}
         pictogram = _cache_url(q.get("activity_pictogram")) or document["pictograms"].get("people")
-    else:
+    elif document.get("activity_chooser"):
         general = document["activity_chooser"]["general"]
         labels, pictogram = general["labels"], general["pictogram"]
+    else:
+        labels = {lang: {"label": q["name"], "audio": None} for lang in sorted(languages)}
+        pictogram = document["pictograms"].get("people")
     return {
         "questionnaire": _questionnaire(q, synced, languages),
         "activity": q.get("activity"),

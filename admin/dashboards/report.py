@@ -26,6 +26,7 @@ from admin.dashboards.queries import (
     Totals,
 )
 from admin.models import User
+from admin.responses.labels import member_label
 from admin.responses.queries import GENERAL_VISIT, MEMBER_GROUPS, group_text
 
 PERS: tuple[Per, ...] = ("week", "month")
@@ -401,17 +402,9 @@ def tables(dashboard: Dashboard) -> list[Table]:
     return found
 
 
-MEMBER_LABELS = {
-    "yes": _l("Member"),
-    "no": _l("Not a member"),
-    "unknown": _l("Does not know"),
-    "none": _l("Not asked"),
-}
-
-
 def group_label(key: str, dimension: str) -> str:
     if dimension == "member":
-        return str(MEMBER_LABELS[key])
+        return member_label(key)
     return str(_("General visit")) if key == GENERAL_VISIT else key
 
 

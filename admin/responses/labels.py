@@ -25,6 +25,19 @@ STATUS_LABELS = {
 }
 
 
+# "Are you a member of the library?" per answer ("none": the kiosk did not ask).
+MEMBER_LABELS = {
+    "yes": _l("Member"),
+    "no": _l("Not a member"),
+    "unknown": _l("Does not know"),
+    "none": _l("Not asked"),
+}
+
+
+def member_label(member: str | None) -> str:
+    return str(MEMBER_LABELS[member or "none"])
+
+
 def kind_label(kind: AnswerKind | str) -> str:
     return str(KIND_LABELS[str(kind)])
 

@@ -360,6 +360,9 @@ class ExportRow:
     value: str | None
     label: str | None  # of the option with this value, if the question has one
     language: str
+    location: str | None
+    activity: str | None
+    member: str | None
     status: ReviewStatus
     tags: list[str] = dataclasses.field(default_factory=list)  # by name
     notes: list[ExportNote] = dataclasses.field(default_factory=list)  # oldest first
@@ -382,6 +385,9 @@ def _export_rows() -> Select[Any]:
             Answer.value,
             AnswerOption.label,
             session.language,
+            session.location,
+            session.activity,
+            session.member,
             Answer.review_status,
         )
         .join(Branch, Branch.id == Answer.branch_id)

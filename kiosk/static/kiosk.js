@@ -476,7 +476,7 @@ function goAsked() {
   const answers = asked();
   if (answers.questionnaire) state.show.questionnaire = answers.questionnaire; // kept over a refresh
   if ((state.show.choices || []).length && !answers.questionnaire) goChooser();
-  else if (state.show.questionnaire.member_question && answers.member === undefined) goMember();
+  else if (state.show.questionnaire.member_question && state.show.member && answers.member === undefined) goMember();
   else goConsent();
 }
 
