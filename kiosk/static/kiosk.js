@@ -463,6 +463,13 @@ function confirmLanguage() {
 Object.assign(UI.nl, { cameFor: 'Waarvoor kwam u vandaag?', memberQuestion: 'Bent u lid van de bibliotheek?' });
 Object.assign(UI.en, { cameFor: 'What did you come for today?', memberQuestion: 'Are you a member of the library?' });
 const CHOSEN_MS = 400; // a touched card shows as chosen at least this long
+const WAITING_REFRESH_MS = 30000;
+
+// Which questionnaire applies changes with the time of day (an activity starts or ends): while
+// nobody is at the kiosk, look again now and then, so the next visitor gets the current one.
+setInterval(() => {
+  if (state.show && state.screen === 'attract') refreshShow();
+}, WAITING_REFRESH_MS);
 
 // What this visitor chose and answered; a new visit starts empty.
 function asked() {
