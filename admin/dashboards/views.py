@@ -24,6 +24,7 @@ from admin.dashboards import exports, queries, report
 from admin.dashboards.report import ArgsError, Dashboard, DashboardArgs
 from admin.extensions import db
 from admin.models import Branch
+from admin.responses.labels import MEMBER_LABELS
 from admin.responses.queries import GENERAL_VISIT, IN_BRANCH, local_zone
 
 bp = Blueprint("dashboards", __name__)
@@ -72,7 +73,7 @@ def dashboard() -> ResponseReturnValue:
         branches=branches,
         activities=activities,
         locations=locations,
-        member_labels=report.MEMBER_LABELS,
+        member_labels=MEMBER_LABELS,
         general_visit=GENERAL_VISIT,
         in_branch=IN_BRANCH,
         query=args.to_args(),
