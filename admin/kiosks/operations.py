@@ -184,15 +184,15 @@ def branch_at_clause(
 def location_at_clause(
     kiosk_id: ColumnElement[int], fallback_location: ColumnElement[str], moment: ColumnElement[datetime]
 ) -> ColumnElement[str]:
-    """SQL for where within its branch a kiosk stood at ``moment`` (None: in the branch itself):
-    its placement's location then; ``fallback_location`` (its location now) when there is no
-    placement that early."""
+    """SQL for where within its branch a kiosk stood at ``moment`` (None: in the branch itself),
+    as ``branch_at_clause`` finds the branch: its placement then, its first placement for anything
+    earlier, ``fallback_location`` (its location now) when it was never placed."""
     placements = select(KioskPlacement.location).where(KioskPlacement.kiosk_id == kiosk_id).limit(1)
-    placed = select(KioskPlacement.id).where(
-        KioskPlacement.kiosk_id == kiosk_id, KioskPlacement.since <= moment
-    )
+    ever = select(KioskPlacement.id).where(KioskPlacement.kiosk_id == kiosk_id)
+    # CASE, not COALESCE: a placement's location may be NULL (in the branch itself).
     return case(
-        (exists(placed), _placement_then(placements, moment)),
+        (exists(ever.where(KioskPlacement.since <= moment)), _placement_then(placements, moment)),
+        (exists(ever), placements.order_by(KioskPlacement.since, KioskPlacement.id).scalar_subquery()),
         else_=fallback_location,
     )
 
