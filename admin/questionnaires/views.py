@@ -66,7 +66,7 @@ class QuestionnaireForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     activity = StringField(_l("Activity (optional), e.g. Klik&Tik"), validators=[Optional(), Length(max=120)])
     activity_pictogram = FileField(_l("Picture of the activity (SVG, PNG, JPEG or WebP)"))
-    activity_audio = FileField(_l("The activity's name, spoken (M4A or MP3)"))
+    activity_audio = FileField(_l("The activity, spoken (M4A or MP3)"))
     minutes_after = IntegerField(
         _l("Minutes after the activity that kiosks still show it"),
         default=0,
