@@ -4,7 +4,10 @@ It listens on 127.0.0.1 only. The page never touches camera or microphone; it as
 to record, shows the preview as MJPEG, and confirms each answer into the outbox.
 
 API (JSON):
-  GET  /api/show                         what to show: languages, videos, questionnaire, settings
+  GET  /api/show                         what to show: languages, videos, questionnaire, settings;
+                                         "choices" (the "I came for..." cards, each with its
+                                         questionnaire) when several apply now, "member_question"
+                                         and the built-in "member" and "activity_chooser" words
   POST /api/sessions                     {language, consent, parent_consent?, questionnaire?, member?}
                                          → {uuid}; starts a pass (questionnaire: the one chosen
                                          when several apply; member: yes / no / unknown)
