@@ -58,7 +58,6 @@ SCHEDULES = {
     "Kleintje Bieb": [
         ("Roden", 1, time(10, 0), time(11, 0)),
         ("Norg", 2, time(10, 0), time(11, 0)),
-        ("Peize", 4, time(10, 0), time(11, 0)),
         ("Odoorn", 2, time(10, 0), time(11, 0)),
     ],
 }
