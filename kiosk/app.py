@@ -4,8 +4,14 @@ It listens on 127.0.0.1 only. The page never touches camera or microphone; it as
 to record, shows the preview as MJPEG, and confirms each answer into the outbox.
 
 API (JSON):
-  GET  /api/show                         what to show: languages, videos, questionnaire, settings, devices
-  POST /api/sessions                     {language, consent, parent_consent?, missing_devices?} → {uuid}
+  GET  /api/show                         what to show: languages, videos, questionnaire, settings,
+                                         devices; "choices" (the "I came for..." cards, each with its
+                                         questionnaire) when several apply now, "member_question"
+                                         and the built-in "member" and "activity_chooser" words
+  POST /api/sessions                     {language, consent, parent_consent?, missing_devices?,
+                                         questionnaire?, member?} → {uuid}; starts a pass
+                                         (questionnaire: the one chosen when several apply;
+                                         member: yes / no / unknown)
   POST /api/sessions/<s>/answers         {uuid, question_id, kind, value | recording}: confirm an answer
   DELETE /api/sessions/<s>/answers/<a>   take an answer back
   POST /api/sessions/<s>/finish          the visitor is done (thanks screen or idle reset)
@@ -21,7 +27,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 from flask import Flask, Response, abort, jsonify, render_template, request, send_file, send_from_directory
@@ -31,16 +38,23 @@ import mediaseal
 from kiosk import review, showdoc
 from kiosk.config import KioskConfig
 from kiosk.devices import DEVICE_NAMES, DeviceError, Devices, unavailable
-from kiosk.outbox import RECORDING_KINDS, Outbox, OutboxError
+from kiosk.hardware.clock import wall_now
+from kiosk.outbox import MEMBER_ANSWERS, RECORDING_KINDS, Outbox, OutboxError
 from kiosk.paths import SyncPaths
 
 PREVIEW_FPS = 15
 FIRST_FRAME_SECONDS = 5.0  # how long the preview waits for a camera that is starting
 
 
-def create_app(config: KioskConfig, devices: Devices | None = None, watch_devices: bool = True) -> Flask:
+def create_app(
+    config: KioskConfig,
+    devices: Devices | None = None,
+    watch_devices: bool = True,
+    clock: Callable[[], datetime] = wall_now,
+) -> Flask:
     """The kiosk service; with ``watch_devices`` it checks camera and microphone now and then
-    (tests of the API alone switch that off: the checks open sound devices in this process)."""
+    (tests of the API alone switch that off: the checks open sound devices in this process).
+    ``clock`` tells the time of day that decides which questionnaire applies (tests set it)."""
     app = Flask(__name__)
     app.config["KIOSK"] = config
     outbox = Outbox(config.outbox_path, config.recordings_dir)
@@ -58,7 +72,7 @@ def create_app(config: KioskConfig, devices: Devices | None = None, watch_device
     app.extensions["review_keys"] = review_keys
 
     def show() -> dict[str, Any]:
-        document = showdoc.build(config)
+        document = showdoc.build(config, clock())
         document["settings"] = {
             "idle_seconds": config.timeouts.idle_seconds,
             "still_there_seconds": config.timeouts.still_there_seconds,
@@ -128,6 +142,15 @@ def create_app(config: KioskConfig, devices: Devices | None = None, watch_device
             missing = unavailable(devices.status())
         if not isinstance(missing, list) or not set(missing) <= set(DEVICE_NAMES):
             return _error(f"missing_devices must be a list of {', '.join(DEVICE_NAMES)}")
+        if document.get("choices"):
+            # Several apply now ("I came for..."): the visitor's choice, one of them.
+            offered = {c["questionnaire"]["id"]: c["questionnaire"] for c in document["choices"]}
+            questionnaire = offered.get(str(body.get("questionnaire") or questionnaire["id"]))
+            if questionnaire is None:
+                return _error("questionnaire must be one of the choices shown now")
+        member = body.get("member") if questionnaire.get("member_question") else None
+        if member is not None and member not in MEMBER_ANSWERS:
+            return _error(f"member must be one of {', '.join(MEMBER_ANSWERS)}")
         session_uuid = outbox.start_session(
             questionnaire["id"],
             questionnaire["version"],
@@ -136,6 +159,8 @@ def create_app(config: KioskConfig, devices: Devices | None = None, watch_device
             consent_version=questionnaire["consent_version"],
             parent_consent=parent_consent,
             missing_devices=missing,
+            activity=questionnaire.get("activity"),
+            member=member,
         )
         session_starts[session_uuid] = time.monotonic()
         if not consent or parent_consent is False:

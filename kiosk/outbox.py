@@ -28,8 +28,8 @@ from typing import Any, TypeVar
 SCHEMA_VERSION = 3
 RowT = TypeVar("RowT")
 
-# Version 3; version 1 had no parent_consent, version 2 no missing_devices. Column types are
-# those SQLAlchemy created.
+# Version 3; version 2 had no missing_devices, activity and member, version 1 no parent_consent.
+# Column types are those SQLAlchemy created.
 SCHEMA = """
 CREATE TABLE sessions (
     uuid VARCHAR(36) NOT NULL PRIMARY KEY,
@@ -40,6 +40,8 @@ CREATE TABLE sessions (
     consent_version VARCHAR(40),
     parent_consent BOOLEAN,
     missing_devices VARCHAR(40),
+    activity VARCHAR(120),
+    member VARCHAR(8),
     started_at DATETIME NOT NULL,
     finished_at DATETIME,
     sync_error VARCHAR(500)
@@ -162,6 +164,10 @@ class OutboxSession:
     # Devices that did not work for this visitor ("camera", "microphone"): why answers that need
     # them were not offered, or why a recording ended early.
     missing_devices: list[str]
+    # The activity the visitor came for (None: a general visit), and the answer to "are you a
+    # member of the library?" (yes / no / unknown; None when not asked).
+    activity: str | None
+    member: str | None
     started_at: datetime
     finished_at: datetime | None
     # Why the server refused it (a 409 conflict or a 422); kept, never deleted, for a person to look at.
@@ -201,6 +207,7 @@ class RecoveryReport:
 
 
 RECORDING_KINDS = {"video": ".mp4", "voice": ".m4a"}
+MEMBER_ANSWERS = ("yes", "no", "unknown")
 TAP_KINDS = ("scale", "choice")
 
 
@@ -258,13 +265,17 @@ class Outbox:
         session_uuid: str | None = None,
         parent_consent: bool | None = None,
         missing_devices: list[str] | tuple[str, ...] = (),
+        activity: str | None = None,
+        member: str | None = None,
     ) -> str:
         session_uuid = session_uuid or str(uuid_module.uuid4())
+        if member is not None and member not in MEMBER_ANSWERS:
+            raise OutboxError(f"member must be one of {', '.join(MEMBER_ANSWERS)}")
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO sessions (uuid, questionnaire_id, questionnaire_version, language, consent,"
-                " consent_version, parent_consent, missing_devices, started_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO NOTHING",
+                " consent_version, parent_consent, missing_devices, activity, member, started_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO NOTHING",
                 (
                     session_uuid,
                     questionnaire_id,
@@ -274,6 +285,8 @@ class Outbox:
                     consent_version if consent else None,
                     parent_consent,
                     _stored_devices(missing_devices),
+                    activity,
+                    member,
                     _stored(utcnow()),
                 ),
             )
@@ -563,6 +576,8 @@ def _migrate(db: sqlite3.Connection) -> None:
             db.execute("ALTER TABLE sessions ADD COLUMN parent_consent BOOLEAN")
         if version < 3:
             db.execute("ALTER TABLE sessions ADD COLUMN missing_devices VARCHAR(40)")
+            db.execute("ALTER TABLE sessions ADD COLUMN activity VARCHAR(120)")
+            db.execute("ALTER TABLE sessions ADD COLUMN member VARCHAR(8)")
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 

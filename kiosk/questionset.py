@@ -29,6 +29,8 @@ UI_PICTOGRAMS = (
     "speaker",
     "play",
     "hourglass",
+    "people",
+    "library-card",
 )
 
 
@@ -77,7 +79,44 @@ def from_manifest(folder: Path, languages: tuple[str, ...]) -> dict[str, Any]:
         for key in DEFAULT_QUESTIONS
         if key in by_key
     ]
+
+    def spoken(option: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "value": option["value"],
+            "pictogram": _url(option["pictogram"]),
+            "labels": {
+                code: {"label": option["label"][code], "audio": _url(option["audio"].get(code))}
+                for code in chosen
+                if code in option["label"]
+            },
+        }
+
+    def prompt(per_language: dict[str, dict[str, str]]) -> dict[str, dict[str, str | None]]:
+        return {
+            code: {"text": item["text"], "audio": _url(item.get("audio"))}
+            for code, item in per_language.items()
+            if code in chosen
+        }
+
+    # A question set made before activities has neither: then the kiosk never asks the member
+    # question and offers no general card in the chooser.
+    member, chooser = manifest.get("member_question"), manifest.get("activity_chooser")
     return {
+        # The built-in "Are you a member of the library?" question; asked when the questionnaire
+        # says so (``member_question``).
+        "member": {
+            "pictogram": _url(member["pictogram"]),
+            "prompt": prompt(member["prompt"]),
+            "options": [spoken(option) for option in member["options"]],
+        }
+        if member
+        else None,
+        "member_question": False,
+        # "I came for...": shown when more than one questionnaire applies (``choices``).
+        "activity_chooser": {"prompt": prompt(chooser["prompt"]), "general": spoken(chooser["general"])}
+        if chooser
+        else None,
+        "choices": [],
         "languages": [
             {
                 "code": code,

@@ -435,4 +435,8 @@ def session_body(session: OutboxSession) -> dict[str, Any]:
     # Likewise only when a device did not work: the reason some answers were not offered.
     if session.missing_devices:
         body["missing_devices"] = session.missing_devices
+    if session.activity is not None:
+        body["activity"] = session.activity
+    if session.member is not None:
+        body["member"] = session.member
     return body

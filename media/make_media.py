@@ -96,6 +96,7 @@ PICTOGRAMS: dict[str, tuple[str, str]] = {
     "lightbulb": ("1F4A1", "light bulb"),
     "flag-nl": ("1F1F3-1F1F1", "flag: Netherlands"),
     "flag-gb": ("1F1EC-1F1E7", "flag: United Kingdom"),
+    "library-card": ("1FAAA", "identification card (the library card)"),
 }
 
 
@@ -286,6 +287,23 @@ class KioskVideo:
     sentences: tuple[Sentence, ...]
     pulse: bool = False  # the first row pulses gently (attract loop)
     min_seconds: float = 0.0
+
+
+# The built-in "Are you a member of the library?" question and the "I came for..." chooser: the
+# kiosk shows them itself, so their words are spoken here, not uploaded per questionnaire.
+MEMBER_PROMPT = {"nl": "Bent u lid van de bibliotheek?", "en": "Are you a member of the library?"}
+MEMBER_OPTIONS = (
+    Option("yes", {"nl": "Ja, ik ben lid", "en": "Yes, I am a member"}, "check"),
+    Option("no", {"nl": "Nee, ik ben geen lid", "en": "No, I am not a member"}, "cross"),
+    Option("unknown", {"nl": "Dat weet ik niet", "en": "I don't know"}, "question"),
+)
+CHOOSER_PROMPT = {"nl": "Waarvoor kwam u vandaag?", "en": "What did you come for today?"}
+GENERAL_VISIT = Option("general", {"nl": "Gewoon een bezoek", "en": "Just a visit"}, "library")
+# Spoken names of the demo's activities (flask --app admin demo seed ties them to questionnaires).
+DEMO_ACTIVITIES = (
+    Option("klik-tik", {"nl": "Klik en Tik", "en": "Klik en Tik"}, "computer"),
+    Option("taalhuis", {"nl": "Taalhuis", "en": "Taalhuis"}, "speech"),
+)
 
 
 KIOSK_VIDEOS: tuple[KioskVideo, ...] = (
@@ -932,6 +950,27 @@ def write_credits() -> None:
     (MEDIA / "CREDITS.md").write_text("\n".join(lines), encoding="utf-8")
 
 
+def builtin_spoken_texts() -> list[tuple[str, dict[str, str]]]:
+    """(file stem under audio/, text per language) of the member question, the chooser and the
+    demo's activity names."""
+    return [
+        ("member-question", MEMBER_PROMPT),
+        *((f"member-{o.value}", o.label) for o in MEMBER_OPTIONS),
+        ("came-for", CHOOSER_PROMPT),
+        (f"came-for-{GENERAL_VISIT.value}", GENERAL_VISIT.label),
+        *((f"activity-name-{o.value}", o.label) for o in DEMO_ACTIVITIES),
+    ]
+
+
+def _spoken_option(stem: str, option: Option) -> dict[str, Any]:
+    return {
+        "value": option.value,
+        "label": dict(option.label),
+        "pictogram": f"pictograms/{option.pictogram}.svg",
+        "audio": lang_map(lambda lang: f"audio/{stem}.{lang}.m4a"),
+    }
+
+
 def lang_map(fn: Any) -> dict[str, Any]:
     return {lang: fn(lang) for lang in LANGS}
 
@@ -982,6 +1021,20 @@ def build_manifest() -> dict[str, Any]:
         "kiosk_videos": {k.key: lang_map(video_pair(f"kiosk/{k.key}")) for k in KIOSK_VIDEOS},
         "sounds": {name: f"sounds/{name}.m4a" for name in make_sounds()},
         "questions": questions,
+        "member_question": {
+            "pictogram": "pictograms/library-card.svg",
+            "prompt": lang_map(
+                lambda lang: {"text": MEMBER_PROMPT[lang], "audio": f"audio/member-question.{lang}.m4a"}
+            ),
+            "options": [_spoken_option(f"member-{o.value}", o) for o in MEMBER_OPTIONS],
+        },
+        "activity_chooser": {
+            "prompt": lang_map(
+                lambda lang: {"text": CHOOSER_PROMPT[lang], "audio": f"audio/came-for.{lang}.m4a"}
+            ),
+            "general": _spoken_option(f"came-for-{GENERAL_VISIT.value}", GENERAL_VISIT),
+        },
+        "demo_activities": [_spoken_option(f"activity-name-{o.value}", o) for o in DEMO_ACTIVITIES],
         "sample_answers": {"video": "sample/answer-video.mp4", "voice": "sample/answer-voice.m4a"},
         "camera": "sample/camera.mp4",
     }
@@ -1057,6 +1110,11 @@ def main(argv: Sequence[str] | None = None) -> None:
                         speech, rate = speak(o.label[lang], lang, work / "speech")
                         audio = np.pad(resample(speech, rate, AUDIO_RATE), (0, AUDIO_RATE // 10))
                         encode_media(MEDIA / "audio" / f"{q.key}-{o.value}.{lang}.m4a", None, audio)
+            for stem, text in builtin_spoken_texts():
+                for lang in LANGS:
+                    speech, rate = speak(text[lang], lang, work / "speech")
+                    audio = np.pad(resample(speech, rate, AUDIO_RATE), (0, AUDIO_RATE // 10))
+                    encode_media(MEDIA / "audio" / f"{stem}.{lang}.m4a", None, audio)
             for lang in LANGS:
                 speech, rate = speak(LANG_NAMES[lang], lang, work / "speech")
                 audio = np.pad(resample(speech, rate, AUDIO_RATE), (0, AUDIO_RATE // 10))

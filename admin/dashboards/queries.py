@@ -22,8 +22,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select, tuple_
-from sqlalchemy.orm import selectinload
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, select, tuple_
+from sqlalchemy.orm import aliased, selectinload
 
 from admin.auth import branch_filter
 from admin.extensions import db
@@ -39,6 +39,7 @@ from admin.models import (
     Tag,
     User,
 )
+from admin.responses.queries import GENERAL_VISIT, MEMBER_GROUPS, NOT_ASKED, session_group_clauses
 
 Per = Literal["week", "month"]
 RECORDING_KINDS = (AnswerKind.VIDEO, AnswerKind.VOICE)
@@ -72,10 +73,14 @@ def local_midnight(day: date, zone: ZoneInfo) -> datetime:
 
 @dataclass(frozen=True)
 class Scope:
-    """Whose answers: one branch (already checked to be visible) or every branch ``user`` may see."""
+    """Whose answers: one branch (already checked to be visible) or every branch ``user`` may see;
+    optionally only members or non-members, one activity, one location (as the inbox filters them)."""
 
     user: User
     branch_id: int | None = None
+    member: str | None = None
+    activity: str | None = None
+    location: str | None = None
 
     def on(self, column: ColumnElement[int]) -> list[ColumnElement[bool]]:
         clauses = [branch_filter(self.user, column)]
@@ -83,15 +88,28 @@ class Scope:
             clauses.append(column == self.branch_id)
         return clauses
 
+    def groups(self) -> list[ColumnElement[bool]]:
+        """Clauses on ``sessions`` for the member, activity and location filters."""
+        return session_group_clauses(self.member, self.activity, self.location)
+
 
 def _answers_in(scope: Scope, period: Period, zone: ZoneInfo) -> list[ColumnElement[bool]]:
     start, end = period.bounds(zone)
-    return [*scope.on(Answer.branch_id), Answer.answered_at >= start, Answer.answered_at < end]
+    clauses = [*scope.on(Answer.branch_id), Answer.answered_at >= start, Answer.answered_at < end]
+    groups = scope.groups()
+    if groups:
+        clauses.append(exists().where(Session.uuid == Answer.session_uuid, *groups))
+    return clauses
 
 
 def _sessions_in(scope: Scope, period: Period, zone: ZoneInfo) -> list[ColumnElement[bool]]:
     start, end = period.bounds(zone)
-    return [*scope.on(Session.branch_id), Session.started_at >= start, Session.started_at < end]
+    return [
+        *scope.on(Session.branch_id),
+        Session.started_at >= start,
+        Session.started_at < end,
+        *scope.groups(),
+    ]
 
 
 # --- sessions and answers over time ------------------------------------------------------------
@@ -132,13 +150,10 @@ def _bucket_number(period: Period, per: Per, zone: ZoneInfo, moment: Any) -> Col
     return case(*((moment < edge, n) for n, edge in enumerate(edges)), else_=len(edges))
 
 
-def _count_per_bucket(
-    scope: Scope, period: Period, per: Per, zone: ZoneInfo, branch: Any, moment: Any
-) -> dict[int, int]:
-    """Rows (of the table ``branch`` and ``moment`` belong to) per bucket, by their ``moment``."""
-    start, end = period.bounds(zone)
-    number = _bucket_number(period, per, zone, moment)
-    numbered = select(number.label("n")).where(*scope.on(branch), moment >= start, moment < end).subquery()
+def _sessions_per_bucket(scope: Scope, period: Period, per: Per, zone: ZoneInfo) -> dict[int, int]:
+    """Sessions per bucket, by their start."""
+    number = _bucket_number(period, per, zone, Session.started_at)
+    numbered = select(number.label("n")).where(*_sessions_in(scope, period, zone)).subquery()
     rows = db.session.execute(select(numbered.c.n, func.count()).group_by(numbered.c.n)).all()
     return {n: count for n, count in rows}
 
@@ -174,7 +189,7 @@ def activity(
     answers: dict[int, int] = defaultdict(int)
     for row in counts:
         answers[row.bucket] += row.count
-    sessions = _count_per_bucket(scope, period, per, zone, Session.branch_id, Session.started_at)
+    sessions = _sessions_per_bucket(scope, period, per, zone)
     return [
         Bucket(first, sessions.get(n, 0), answers.get(n, 0))
         for n, first in enumerate(bucket_starts(period, per))
@@ -365,6 +380,81 @@ def branch_comparison(
         )
         for branch_id, name in branches
     ]
+
+
+# --- members and non-members, activities ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GroupTotals:
+    key: str  # a member answer (MEMBER_GROUPS), or an activity's name (GENERAL_VISIT: none)
+    totals: Totals = field(default_factory=Totals)
+
+
+def _split(
+    name: str, scope: Scope, period: Period, zone: ZoneInfo, positive_pairs: Sequence[tuple[int, str]]
+) -> dict[str | None, Totals]:
+    """The totals per value of the session column ``name`` (None included), in one query for the
+    answers and one for the sessions."""
+    # Its own alias: the scope's filters on sessions are a subquery of their own, not this join.
+    grouped = aliased(Session)
+    column = getattr(grouped, name)
+    answer_rows = db.session.execute(
+        select(column, *_answer_sums(positive_pairs))
+        .join(grouped, grouped.uuid == Answer.session_uuid)
+        .where(*_answers_in(scope, period, zone))
+        .group_by(column)
+    ).all()
+    session_column = getattr(Session, name)
+    session_rows = db.session.execute(
+        select(session_column, func.count())
+        .where(*_sessions_in(scope, period, zone))
+        .group_by(session_column)
+    ).all()
+    answers = {row[0]: row[1:] for row in answer_rows}
+    sessions = dict(session_rows)
+    return {
+        key: Totals(sessions.get(key, 0), *answers.get(key, (0, 0, 0, 0))) for key in {*answers, *sessions}
+    }
+
+
+def by_member(
+    scope: Scope, period: Period, zone: ZoneInfo, positive_pairs: Sequence[tuple[int, str]]
+) -> list[GroupTotals]:
+    """Members, non-members, those who did not know, and those not asked: every group, always,
+    so that the table keeps its rows from one period to the next."""
+    found = _split("member", scope, period, zone, positive_pairs)
+    return [
+        GroupTotals(group, found.get(None if group == NOT_ASKED else group, Totals()))
+        for group in MEMBER_GROUPS
+    ]
+
+
+def by_activity(
+    scope: Scope, period: Period, zone: ZoneInfo, positive_pairs: Sequence[tuple[int, str]]
+) -> list[GroupTotals]:
+    """General visits first, then every activity with sessions in the period, by name."""
+    found = _split("activity", scope, period, zone, positive_pairs)
+    general = GroupTotals(GENERAL_VISIT, found.pop(None, Totals()))
+    return [general, *(GroupTotals(name, totals) for name, totals in sorted(found.items()))]  # type: ignore[arg-type]
+
+
+def known_activities_and_locations(user: User) -> tuple[list[str], list[str]]:
+    """The activities and locations of the sessions ``user`` may see: what the filters offer."""
+    visible = branch_filter(user, Session.branch_id)
+    activities = db.session.scalars(
+        select(Session.activity)
+        .where(visible, Session.activity.is_not(None))
+        .distinct()
+        .order_by(Session.activity)
+    ).all()
+    locations = db.session.scalars(
+        select(Session.location)
+        .where(visible, Session.location.is_not(None))
+        .distinct()
+        .order_by(Session.location)
+    ).all()
+    return [a for a in activities if a], [loc for loc in locations if loc]
 
 
 # --- retention -------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from admin.dashboards.queries import (
     BranchTotals,
     Bucket,
     Distribution,
+    GroupTotals,
     Per,
     Period,
     Scope,
@@ -25,6 +26,8 @@ from admin.dashboards.queries import (
     Totals,
 )
 from admin.models import User
+from admin.responses.labels import member_label
+from admin.responses.queries import GENERAL_VISIT, MEMBER_GROUPS, group_text
 
 PERS: tuple[Per, ...] = ("week", "month")
 PER_LABELS = {"week": _l("per week"), "month": _l("per month")}
@@ -44,6 +47,11 @@ class DashboardArgs:
     branch: int | None
     period: Period
     per: Per
+    # Only some visitors (as the inbox filters them): MEMBER_GROUPS, an activity's name or
+    # GENERAL_VISIT, a location's name or IN_BRANCH.
+    member: str | None = None
+    activity: str | None = None
+    location: str | None = None
 
     @classmethod
     def default_period(cls, today: date) -> Period:
@@ -74,7 +82,16 @@ class DashboardArgs:
             raise ArgsError(_("Choose a period of at most three years."))
         if per == "week" and period.days > MAX_WEEK_DAYS:
             raise ArgsError(_("For a period longer than two years, show it per month."))
-        return cls(branch, period, per)  # type: ignore[arg-type]
+        member = args.get("member") or None
+        if member is not None and member not in MEMBER_GROUPS:
+            raise ArgsError(_("Members are yes, no, unknown or none (not asked)."))
+        groups = {}
+        for name in ("activity", "location"):
+            raw = args.get(name) or None
+            if raw is not None and group_text(raw) is None:
+                raise ArgsError(_("'%(name)s' must be a name of at most 120 characters.", name=name))
+            groups[name] = raw
+        return cls(branch, period, per, member, **groups)  # type: ignore[arg-type]
 
     def to_args(self, **changes: Any) -> dict[str, str]:
         """The query string of these arguments (``changes`` override, e.g. another period)."""
@@ -83,6 +100,9 @@ class DashboardArgs:
             "from": self.period.first,
             "to": self.period.last,
             "per": self.per,
+            "member": self.member,
+            "activity": self.activity,
+            "location": self.location,
             **changes,
         }
         return {
@@ -114,6 +134,8 @@ class Dashboard:
     previous_totals: Totals
     recordings_removed: queries.RecordingsRemoved
     branches: list[BranchTotals] = field(default_factory=list)  # across branches only
+    members: list[GroupTotals] = field(default_factory=list)
+    activities: list[GroupTotals] = field(default_factory=list)
 
     @property
     def previous(self) -> Period:
@@ -122,7 +144,7 @@ class Dashboard:
 
 def build(user: User, args: DashboardArgs, branch_name: str | None, zone: ZoneInfo) -> Dashboard:
     """Every figure of one dashboard (the branch in ``args`` is already checked to be visible)."""
-    scope = Scope(user, args.branch)
+    scope = Scope(user, args.branch, args.member, args.activity, args.location)
     period = args.period
     positive = queries.positive_pairs()
     # Branches side by side: only across branches, and only when there are several to compare.
@@ -139,6 +161,8 @@ def build(user: User, args: DashboardArgs, branch_name: str | None, zone: ZoneIn
         previous_totals=queries.period_totals(scope, period.previous(), zone, positive),
         recordings_removed=queries.recordings_removed(scope, period, zone),
         branches=comparison if len(comparison) > 1 else [],
+        members=queries.by_member(scope, period, zone, positive),
+        activities=queries.by_activity(scope, period, zone, positive),
     )
 
 
@@ -172,6 +196,7 @@ def to_json(dashboard: Dashboard) -> dict[str, Any]:
     args, previous = dashboard.args, dashboard.previous
     return {
         "branch": None if args.branch is None else {"id": args.branch, "name": dashboard.branch_name},
+        "filters": {"member": args.member, "activity": args.activity, "location": args.location},
         "period": {
             "from": args.period.first.isoformat(),
             "to": args.period.last.isoformat(),
@@ -205,6 +230,12 @@ def to_json(dashboard: Dashboard) -> dict[str, Any]:
         "previous_totals": _totals_json(dashboard.previous_totals),
         "branches": [
             {"id": b.branch_id, "name": b.name, **_totals_json(b.totals)} for b in dashboard.branches
+        ],
+        # Every total split by "are you a member?" (none: not asked) and by activity (null: general).
+        "members": [{"member": g.key, **_totals_json(g.totals)} for g in dashboard.members],
+        "activities": [
+            {"activity": None if g.key == GENERAL_VISIT else g.key, **_totals_json(g.totals)}
+            for g in dashboard.activities
         ],
         "recordings_removed": dashboard.recordings_removed.count,
         # True: some purges of the period logged one total for every branch, counted in whole.
@@ -250,6 +281,9 @@ def inbox_link(args: DashboardArgs, period: Period | None = None, **extra: Any) 
     query: dict[str, Any] = {"from": days.first.isoformat(), "to": days.last.isoformat()}
     if args.branch is not None:
         query["branch"] = args.branch
+    for name in ("member", "activity", "location"):
+        if getattr(args, name) is not None:
+            query[name] = getattr(args, name)
     return url_for("responses.inbox", **(query | extra))
 
 
@@ -327,6 +361,10 @@ def tables(dashboard: Dashboard) -> list[Table]:
                 ],
             )
         )
+    found.append(
+        _group_table(dashboard, "members", _("Members and non-members"), dashboard.members, "member")
+    )
+    found.append(_group_table(dashboard, "activities", _("Activities"), dashboard.activities, "activity"))
     for d in dashboard.distributions:
         footer: list[list[Cell]] = [[_("Total"), d.total, percent(d.total, d.total)]]
         if d.positive is not None:
@@ -362,6 +400,56 @@ def tables(dashboard: Dashboard) -> list[Table]:
         )
     )
     return found
+
+
+def group_label(key: str, dimension: str) -> str:
+    if dimension == "member":
+        return member_label(key)
+    return str(_("General visit")) if key == GENERAL_VISIT else key
+
+
+def _group_table(
+    dashboard: Dashboard, key: str, title: str, groups: list[GroupTotals], dimension: str
+) -> Table:
+    """The period's totals per member answer or per activity, side by side."""
+    args = dashboard.args
+    return Table(
+        key,
+        title,
+        [
+            _("Member?") if dimension == "member" else _("Activity"),
+            _("Sessions"),
+            _("Answers"),
+            _("Recordings"),
+            _("Scale answers"),
+            _("Positive"),
+            _("Positive (%)"),
+        ],
+        [
+            [
+                group_label(g.key, dimension),
+                g.totals.sessions,
+                g.totals.answers,
+                g.totals.recordings,
+                g.totals.scale_answers,
+                g.totals.positive,
+                percent(g.totals.positive, g.totals.scale_answers),
+            ]
+            for g in groups
+        ],
+        series=(1, 2),
+        across=True,
+        row_links=[url_for("dashboards.dashboard", **args.to_args(**{dimension: g.key})) for g in groups],
+        cell_links=[
+            [
+                None,
+                inbox_link(args, **{dimension: g.key}),
+                inbox_link(args, kind="recording", **{dimension: g.key}),
+                inbox_link(args, kind="scale", **{dimension: g.key}),
+            ]
+            for g in groups
+        ],
+    )
 
 
 def _comparison_with_previous(dashboard: Dashboard) -> Table:

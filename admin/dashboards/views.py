@@ -24,7 +24,8 @@ from admin.dashboards import exports, queries, report
 from admin.dashboards.report import ArgsError, Dashboard, DashboardArgs
 from admin.extensions import db
 from admin.models import Branch
-from admin.responses.queries import local_zone
+from admin.responses.labels import MEMBER_LABELS
+from admin.responses.queries import GENERAL_VISIT, IN_BRANCH, local_zone
 
 bp = Blueprint("dashboards", __name__)
 
@@ -62,6 +63,7 @@ def dashboard() -> ResponseReturnValue:
     except ArgsError as error:
         return render_template("error.html", message=str(error)), 400
     branches = db.session.execute(queries.visible_branches(current_user)).all()
+    activities, locations = queries.known_activities_and_locations(current_user)
     args = figures.args
     previous = figures.previous
     return render_template(
@@ -69,6 +71,11 @@ def dashboard() -> ResponseReturnValue:
         dashboard=figures,
         tables=report.tables(figures),
         branches=branches,
+        activities=activities,
+        locations=locations,
+        member_labels=MEMBER_LABELS,
+        general_visit=GENERAL_VISIT,
+        in_branch=IN_BRANCH,
         query=args.to_args(),
         previous_query=args.to_args(**{"from": previous.first, "to": previous.last}),
         positive_rule=report.positive_rule(),

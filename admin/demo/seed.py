@@ -12,7 +12,7 @@ import json
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from admin.models import (
     Session,
     Tag,
 )
-from admin.questionnaires.operations import QuestionnairePlan, create_questionnaire
+from admin.questionnaires.operations import QuestionnairePlan, ScheduleSlot, create_questionnaire
 from admin.questions.operations import OptionInput, create_question, set_prompt
 
 DEFAULT_MEDIA_SET = Path(__file__).resolve().parents[2] / "media"
@@ -49,6 +49,22 @@ TAGS = [
     ("collectie", "#bf8700"),
     ("activiteiten", "#d63384"),
 ]
+# When activities take place (weekday 0 = Monday, local time): Klik&Tik on Tuesday mornings in
+# Roden, Taalhuis in Borger, Kleintje Bieb for toddlers; on Tuesday 10-11 in Roden two overlap, so
+# the kiosk there lets the visitor choose.
+SCHEDULES = {
+    "Klik&Tik": [("Roden", 1, time(9, 30), time(11, 30))],
+    "Taalhuis": [("Borger", 0, time(13, 30), time(15, 30)), ("Borger", 3, time(13, 30), time(15, 30))],
+    "Kleintje Bieb": [
+        ("Roden", 1, time(10, 0), time(11, 0)),
+        ("Norg", 2, time(10, 0), time(11, 0)),
+        ("Odoorn", 2, time(10, 0), time(11, 0)),
+    ],
+}
+MINUTES_AFTER = 30
+# A kiosk that goes out: at the weekly market, under the branch of Roden.
+MARKET = ("Vertelpaal markt", "Roden", "Weekmarkt Roden")
+MEMBER_WEIGHTS = {"yes": 6, "no": 3, "unknown": 1}
 DEMO_PASSWORD = "vertelpaal-demo"
 # Admins sign in in two steps; the demo admin's authenticator key is fixed so a demo can be followed.
 DEMO_TOTP_SECRET = "VERTELPAALDEMOADMINTOTPSECRET234"
@@ -92,9 +108,11 @@ def seed(media_set: Path = DEFAULT_MEDIA_SET, days: int = 150, rng_seed: int = 2
     start = today - timedelta(days=days)
     plans = [
         ("Bezoekers 2026", None, ["satisfaction", "visit_reason", "staff", "improve"], BRANCHES),
-        ("Klik&Tik", "Klik&Tik", ["activity", "improve"], ["Roden", "Borger"]),
-        ("Kleintje Bieb", "Kleintje Bieb", ["activity", "story"], ["Norg", "Peize", "Odoorn"]),
+        ("Klik&Tik", "Klik&Tik", ["activity", "improve"], ["Roden"]),
+        ("Taalhuis", "Taalhuis", ["activity", "improve"], ["Borger"]),
+        ("Kleintje Bieb", "Kleintje Bieb", ["activity", "story"], ["Roden", "Norg", "Peize", "Odoorn"]),
     ]
+    spoken = {option["label"]["nl"]: option for option in manifest.get("demo_activities", [])}
     questionnaires = [
         create_questionnaire(
             QuestionnairePlan(
@@ -104,6 +122,13 @@ def seed(media_set: Path = DEFAULT_MEDIA_SET, days: int = 150, rng_seed: int = 2
                 active_to=date(today.year + 1, 12, 31),
                 branches=[branches[b] for b in branch_names],
                 questions=[questions[k] for k in keys],
+                schedule=[
+                    ScheduleSlot(branches[branch], weekday, None, starts, ends)
+                    for branch, weekday, starts, ends in SCHEDULES.get(name, [])
+                ],
+                minutes_after=MINUTES_AFTER if activity else 0,
+                ask_member=name != "Kleintje Bieb",  # toddlers' parents are members already
+                **_activity_media(media_set, spoken.get((activity or "").replace("&", " en "))),
             )
         )
         for name, activity, keys, branch_names in plans
@@ -114,8 +139,20 @@ def seed(media_set: Path = DEFAULT_MEDIA_SET, days: int = 150, rng_seed: int = 2
         (Kiosk(name="Vertelpaal 1", branch=branches["Roden"]), branches["Norg"]),
         (Kiosk(name="Vertelpaal 2", branch=branches["Borger"]), branches["Odoorn"]),
     ]
-    db.session.add_all(kiosk for kiosk, _ in kiosks)
+    market_name, market_branch, market_location = MARKET
+    market = Kiosk(name=market_name, branch=branches[market_branch], location=market_location)
+    db.session.add_all([*(kiosk for kiosk, _ in kiosks), market])
     db.session.flush()
+    db.session.add(
+        KioskPlacement(
+            kiosk_id=market.id,
+            branch_id=market.branch_id,
+            location=market_location,
+            since=datetime.combine(start, datetime.min.time(), UTC),
+        )
+    )
+    market.last_heartbeat_at = datetime.now(UTC) - timedelta(minutes=5)
+    market.status = {"app_version": "0.1.0", "outbox_depth": 0, "camera_ok": True, "microphone_ok": True}
     moved_on = datetime.combine(start + timedelta(days=days // 2), datetime.min.time(), UTC)
     for (kiosk, earlier), heard in zip(kiosks, (timedelta(minutes=2), timedelta(days=3)), strict=True):
         db.session.add_all(
@@ -143,7 +180,8 @@ def seed(media_set: Path = DEFAULT_MEDIA_SET, days: int = 150, rng_seed: int = 2
         AnswerKind.VIDEO: store_path(media_set / manifest["sample_answers"]["video"], Expect.VIDEO),
         AnswerKind.VOICE: store_path(media_set / manifest["sample_answers"]["voice"], Expect.AUDIO),
     }
-    sessions, answers = _visits(rng, start, days, kiosks, questionnaires, recordings)
+    placed = [*kiosks, (market, market.branch)]
+    sessions, answers = _visits(rng, start, days, placed, questionnaires, recordings)
     if sessions:
         db.session.execute(insert(Session), sessions)
         db.session.execute(insert(Answer), answers)
@@ -191,6 +229,16 @@ def _question(media_set: Path, spec: dict[str, Any]) -> Question:
                 store_path(media_set / prompt["subtitles"], Expect.SUBTITLES),
             )
     return question
+
+
+def _activity_media(media_set: Path, spoken: dict[str, Any] | None) -> dict[str, Media | None]:
+    """The picture and the spoken name the kiosk's "I came for..." screen shows for an activity."""
+    if spoken is None:
+        return {}
+    return {
+        "activity_pictogram": store_path(media_set / spoken["pictogram"], Expect.PICTOGRAM),
+        "activity_audio": _audio(media_set, spoken["audio"].get("nl")),
+    }
 
 
 def _audio(media_set: Path, relative: str | None) -> Media | None:
@@ -259,11 +307,17 @@ def _visits(
                     )
                 if not session_answers:
                     continue
+                questionnaire = version.questionnaire
                 sessions.append(
                     {
                         "uuid": session_uuid,
                         "kiosk_id": kiosk.id,
                         "branch_id": branch.id,
+                        "location": kiosk.location,
+                        "activity": questionnaire.activity,
+                        "member": rng.choices(list(MEMBER_WEIGHTS), list(MEMBER_WEIGHTS.values()))[0]
+                        if questionnaire.ask_member
+                        else None,
                         "questionnaire_version_id": version.id,
                         "language": "nl" if rng.random() < 0.85 else "en",
                         "consent": consent,

@@ -7,11 +7,13 @@ import json
 from datetime import date
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import exists, or_, select
 
 from admin import sealing
 from admin.extensions import db
 from admin.models import (
+    ActivitySchedule,
     AnswerOption,
     Kiosk,
     Media,
@@ -33,6 +35,7 @@ def build(kiosk: Kiosk, today: date) -> dict[str, Any]:
         .where(questionnaire_branches.c.branch_id == kiosk.branch_id, ~Questionnaire.archived)
         .order_by(Questionnaire.activity.is_not(None), Questionnaire.name, Questionnaire.id)
     ).all()
+    zone = current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "UTC"
     used: set[str] = set()
 
     def ref(sha256: str | None) -> str | None:
@@ -57,6 +60,14 @@ def build(kiosk: Kiosk, today: date) -> dict[str, Any]:
     def translation(t: OptionTranslation) -> dict[str, Any]:
         return {"label": t.label, "audio": ref(t.audio_sha256)}
 
+    def schedule(s: ActivitySchedule) -> dict[str, Any]:
+        return {
+            "weekday": s.weekday,
+            "date": s.on_date.isoformat() if s.on_date else None,
+            "starts": s.starts.strftime("%H:%M"),
+            "ends": s.ends.strftime("%H:%M"),
+        }
+
     def question(q: Question) -> dict[str, Any]:
         return {
             "id": q.id,
@@ -66,12 +77,16 @@ def build(kiosk: Kiosk, today: date) -> dict[str, Any]:
             "options": [option(o) for o in q.options],
         }
 
-    active = [q for q in questionnaires if q.is_active_on(today)]
+    # Those of today and those still to come: the kiosk switches on its own clock (also offline,
+    # days later), by each one's period and times (see kiosk/activities.py).
+    active = [q for q in questionnaires if q.is_active_on(today) or q.starts_after(today)]
     privacy = privacy_settings()
     document: dict[str, Any] = {
         "kiosk": {"id": kiosk.id, "name": kiosk.name},
         "branch": {"id": kiosk.branch.id, "name": kiosk.branch.name},
         "consent_version": CONSENT_VERSION,
+        # Activities' times are wall-clock times here.
+        "time_zone": zone,
         # Asked before a recording when the organisation switched it on (Privacy page).
         "parent_step": {
             "texts": dict(privacy.parent_texts),
@@ -90,6 +105,13 @@ def build(kiosk: Kiosk, today: date) -> dict[str, Any]:
                 "activity": q.activity,
                 "active_from": q.active_from.isoformat() if q.active_from else None,
                 "active_to": q.active_to.isoformat() if q.active_to else None,
+                "schedule": [schedule(s) for s in q.schedules if s.branch_id == kiosk.branch_id],
+                # Times elsewhere and none here: not in this branch (no times at all: always).
+                "timed": bool(q.schedules),
+                "minutes_after": q.minutes_after,
+                "activity_pictogram": ref(q.activity_pictogram_sha256) if q.activity else None,
+                "activity_audio": ref(q.activity_audio_sha256) if q.activity else None,
+                "ask_member": q.ask_member,
                 "questions": [question(item.question) for item in q.current_version.items],
             }
             for q in active
@@ -127,6 +149,12 @@ def is_question_media(sha256: str) -> bool:
             )
         ),
         select(AnswerOption.id).where(AnswerOption.pictogram_sha256 == sha256),
+        select(Questionnaire.id).where(
+            or_(
+                Questionnaire.activity_pictogram_sha256 == sha256,
+                Questionnaire.activity_audio_sha256 == sha256,
+            )
+        ),
         select(OptionTranslation.id).where(OptionTranslation.audio_sha256 == sha256),
     ]
     if any(db.session.scalar(select(exists(check))) for check in checks):

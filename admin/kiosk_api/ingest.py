@@ -11,13 +11,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Integer, Select, bindparam, exists, insert, literal, select
+from sqlalchemy import Integer, Select, String, bindparam, exists, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from admin.extensions import db
-from admin.kiosks.operations import branch_at_clause
+from admin.kiosks.operations import branch_at_clause, location_at_clause
 from admin.models import (
+    MEMBER_ANSWERS,
     Answer,
     AnswerKind,
     ErasedSession,
@@ -110,6 +111,10 @@ def store_session(kiosk: Kiosk, session_uuid: str, body: dict[str, Any]) -> Outc
         raise Invalid("started_at must be an ISO 8601 time with a zone")
     finished_at = _time(body, "finished_at") if _optional(body, "finished_at") else None
     language = _text(body, "language", 5)
+    activity = _text(body, "activity", 120) if _optional(body, "activity") else None
+    member = body.get("member")
+    if member is not None and member not in MEMBER_ANSWERS:
+        raise Invalid(f"member must be one of {', '.join(MEMBER_ANSWERS)}, or absent")
     raw_answers = body.get("answers")
     if not isinstance(raw_answers, list) or not raw_answers:
         raise Invalid("answers must be a non-empty list")
@@ -124,6 +129,9 @@ def store_session(kiosk: Kiosk, session_uuid: str, body: dict[str, Any]) -> Outc
         "consent": consent,
         "parent_consent": parent_consent,
         "missing_devices": missing_devices,
+        "activity": activity,
+        "member": member,
+        "location": prior.location,
         "body_sha256": digest,
         "consent_version": _text(body, "consent_version", 40) if _optional(body, "consent_version") else None,
         "started_at": started_at,
@@ -203,16 +211,20 @@ class _Prior:
     body_sha256: str | None
     erased: bool
     branch_id: int | None = None  # where the kiosk stood when the session started
+    location: str | None = None  # and where within its branch (a market, a village hall)
 
 
 def _prior_statement(with_branch: bool) -> Select[tuple[Any, ...]]:
     session_uuid = bindparam("session_uuid", type_=Session.uuid.type)
+    kiosk_id = bindparam("kiosk_id", type_=Integer)
+    started_at = bindparam("started_at", type_=Session.started_at.type)
     branch = (
-        branch_at_clause(
-            bindparam("kiosk_id", type_=Integer),
-            bindparam("branch_id", type_=Integer),
-            bindparam("started_at", type_=Session.started_at.type),
-        )
+        branch_at_clause(kiosk_id, bindparam("branch_id", type_=Integer), started_at)
+        if with_branch
+        else literal(None)
+    )
+    location = (
+        location_at_clause(kiosk_id, bindparam("location", type_=String), started_at)
         if with_branch
         else literal(None)
     )
@@ -221,6 +233,7 @@ def _prior_statement(with_branch: bool) -> Select[tuple[Any, ...]]:
         select(Session.body_sha256).where(Session.uuid == session_uuid).scalar_subquery(),
         exists().where(ErasedSession.uuid == session_uuid),
         branch,
+        location,
     )
 
 
@@ -234,9 +247,14 @@ def _prior(session_uuid: str, kiosk: Kiosk | None = None, started_at: datetime |
     with_branch = kiosk is not None and started_at is not None
     parameters: dict[str, Any] = {"session_uuid": session_uuid}
     if kiosk is not None and started_at is not None:
-        parameters |= {"kiosk_id": kiosk.id, "branch_id": kiosk.branch_id, "started_at": started_at}
+        parameters |= {
+            "kiosk_id": kiosk.id,
+            "branch_id": kiosk.branch_id,
+            "location": kiosk.location,
+            "started_at": started_at,
+        }
     row = db.session.execute(_PRIOR[with_branch], parameters).one()
-    return _Prior(row[0], row[1], bool(row[2]), row[3])
+    return _Prior(row[0], row[1], bool(row[2]), row[3], row[4])
 
 
 def _compare(kiosk_id: int | None, body_sha256: str | None, kiosk: Kiosk, digest: str) -> Outcome:

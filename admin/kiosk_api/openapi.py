@@ -126,6 +126,16 @@ def spec() -> dict[str, Any]:
                             "description": "devices that did not work for this visitor, so answers "
                             "needing them were not offered or ended early; absent when all worked",
                         },
+                        "activity": {
+                            "type": ["string", "null"],
+                            "minLength": 1,
+                            "maxLength": 120,
+                            "description": "the activity the visitor came for; absent for a general visit",
+                        },
+                        "member": {
+                            "enum": ["yes", "no", "unknown", None],
+                            "description": "'Are you a member of the library?'; absent when not asked",
+                        },
                         "started_at": {"type": "string", "format": "date-time"},
                         "finished_at": {"type": ["string", "null"], "format": "date-time"},
                         "answers": {
@@ -143,6 +153,46 @@ def spec() -> dict[str, Any]:
                         "id": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
                         "public_key": {"type": "string", "description": "base64, 32 bytes (Curve25519)"},
                         "algorithm": {"const": "x25519-xsalsa20poly1305"},
+                    },
+                },
+                "Schedule": {
+                    "type": "object",
+                    "description": "an activity's time in the kiosk's branch: every week on a weekday "
+                    "(0 = Monday), or on one date",
+                    "required": ["weekday", "date", "starts", "ends"],
+                    "properties": {
+                        "weekday": {"type": ["integer", "null"], "minimum": 0, "maximum": 6},
+                        "date": {"type": ["string", "null"], "format": "date"},
+                        "starts": {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"},
+                        "ends": {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"},
+                    },
+                },
+                "Questionnaire": {
+                    "type": "object",
+                    "description": "The kiosk shows it when it applies on the kiosk's own clock: within "
+                    "active_from..active_to and, for an activity with a schedule, from a start to its end "
+                    "plus minutes_after. One activity applies: its questionnaire; several: the visitor "
+                    "chooses; none: the general one (activity null).",
+                    "required": ["id", "version_id", "name", "activity", "schedule", "questions"],
+                    "properties": {
+                        "id": ID,
+                        "version_id": ID,
+                        "version": {"type": "integer"},
+                        "name": {"type": "string"},
+                        "activity": {"type": ["string", "null"]},
+                        "active_from": {"type": ["string", "null"], "format": "date"},
+                        "active_to": {"type": ["string", "null"], "format": "date"},
+                        "schedule": {"type": "array", "items": {"$ref": "#/components/schemas/Schedule"}},
+                        "timed": {
+                            "type": "boolean",
+                            "description": "the activity has times (maybe in other branches only); "
+                            "false: it applies during its whole period",
+                        },
+                        "minutes_after": {"type": "integer", "minimum": 0},
+                        "activity_pictogram": {"oneOf": [SHA256, {"type": "null"}]},
+                        "activity_audio": {"oneOf": [SHA256, {"type": "null"}]},
+                        "ask_member": {"type": "boolean"},
+                        "questions": {"type": "array", "items": {"type": "object"}},
                     },
                 },
                 "Config": {
@@ -178,7 +228,15 @@ def spec() -> dict[str, Any]:
                             ],
                         },
                         "sealing_key": SEALING_KEY,
-                        "questionnaires": {"type": "array", "items": {"type": "object"}},
+                        "time_zone": {
+                            "type": "string",
+                            "description": "IANA zone of the activities' wall-clock times, "
+                            "e.g. Europe/Amsterdam",
+                        },
+                        "questionnaires": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Questionnaire"},
+                        },
                         "languages": {"type": "array", "items": {"type": "string"}},
                         "media": {
                             "type": "array",

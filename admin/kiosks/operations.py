@@ -7,10 +7,11 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, case, exists, func, select
 
 from admin import audit
 from admin.extensions import db
@@ -68,7 +69,9 @@ def find_waiting(code: str, now: datetime | None = None) -> Enrollment | None:
     )
 
 
-def approve(code: str, branch: Branch, name: str = "", address: str = "cli") -> Kiosk:
+def approve(
+    code: str, branch: Branch, name: str = "", address: str = "cli", location: str | None = None
+) -> Kiosk:
     """Staff typed the code shown on a kiosk and chose its branch: the kiosk gets its token.
 
     A wrong code is audited (the caller commits it too); after too many in an hour, from one
@@ -87,10 +90,11 @@ def approve(code: str, branch: Branch, name: str = "", address: str = "cli") -> 
         branch=branch,
         token_hash=hash_secret(token),
         status={},
+        location=clean_location(location),
     )
     db.session.add(kiosk)
     db.session.flush()
-    db.session.add(KioskPlacement(kiosk_id=kiosk.id, branch_id=branch.id))
+    db.session.add(KioskPlacement(kiosk_id=kiosk.id, branch_id=branch.id, location=kiosk.location))
     enrollment.approved_at = utcnow()
     enrollment.kiosk_id = kiosk.id
     enrollment.pending_token = token
@@ -132,12 +136,28 @@ def collect_token(enrollment: Enrollment) -> str | None:
     return token
 
 
-def move(kiosk: Kiosk, branch: Branch) -> None:
-    if kiosk.branch_id == branch.id:
+def clean_location(location: str | None) -> str | None:
+    """A location as stored: trimmed, at most 120 characters, None for none (the branch itself)."""
+    return (location or "").strip()[:120] or None
+
+
+def move(kiosk: Kiosk, branch: Branch, location: str | None = None) -> None:
+    """Put a kiosk in ``branch`` at ``location`` (None: in the branch's own building). Sessions
+    made before keep where they were made."""
+    location = clean_location(location)
+    if kiosk.branch_id == branch.id and kiosk.location == location:
         return
-    audit.record("kiosk.move", f"kiosk:{kiosk.id}", old=kiosk.branch.name, new=branch.name)
+    audit.record(
+        "kiosk.move",
+        f"kiosk:{kiosk.id}",
+        old=kiosk.branch.name,
+        new=branch.name,
+        old_location=kiosk.location,
+        new_location=location,
+    )
     kiosk.branch = branch
-    db.session.add(KioskPlacement(kiosk_id=kiosk.id, branch_id=branch.id))
+    kiosk.location = location
+    db.session.add(KioskPlacement(kiosk_id=kiosk.id, branch_id=branch.id, location=location))
 
 
 def revoke(kiosk: Kiosk) -> None:
@@ -155,9 +175,31 @@ def branch_at_clause(
     serves every kiosk."""
     placements = select(KioskPlacement.branch_id).where(KioskPlacement.kiosk_id == kiosk_id).limit(1)
     return func.coalesce(
-        placements.where(KioskPlacement.since <= moment)
-        .order_by(KioskPlacement.since.desc(), KioskPlacement.id.desc())
-        .scalar_subquery(),
+        _placement_then(placements, moment),
         placements.order_by(KioskPlacement.since, KioskPlacement.id).scalar_subquery(),
         fallback_branch_id,
+    )
+
+
+def location_at_clause(
+    kiosk_id: ColumnElement[int], fallback_location: ColumnElement[str], moment: ColumnElement[datetime]
+) -> ColumnElement[str]:
+    """SQL for where within its branch a kiosk stood at ``moment`` (None: in the branch itself),
+    as ``branch_at_clause`` finds the branch: its placement then, its first placement for anything
+    earlier, ``fallback_location`` (its location now) when it was never placed."""
+    placements = select(KioskPlacement.location).where(KioskPlacement.kiosk_id == kiosk_id).limit(1)
+    ever = select(KioskPlacement.id).where(KioskPlacement.kiosk_id == kiosk_id)
+    # CASE, not COALESCE: a placement's location may be NULL (in the branch itself).
+    return case(
+        (exists(ever.where(KioskPlacement.since <= moment)), _placement_then(placements, moment)),
+        (exists(ever), placements.order_by(KioskPlacement.since, KioskPlacement.id).scalar_subquery()),
+        else_=fallback_location,
+    )
+
+
+def _placement_then(placements: Select[Any], moment: ColumnElement[datetime]) -> ColumnElement[Any]:
+    return (
+        placements.where(KioskPlacement.since <= moment)
+        .order_by(KioskPlacement.since.desc(), KioskPlacement.id.desc())
+        .scalar_subquery()
     )

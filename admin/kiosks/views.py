@@ -28,10 +28,15 @@ class ApproveForm(FlaskForm):
     code = StringField(_l("Pairing code shown on the kiosk"), validators=[DataRequired(), Length(max=20)])
     branch = SelectField(_l("Branch"), coerce=int)
     name = StringField(_l("Name (optional)"), validators=[Optional(), Length(max=120)])
+    location = StringField(
+        _l("Location outside the branch (optional), e.g. Weekmarkt Roden"),
+        validators=[Optional(), Length(max=120)],
+    )
 
 
 class MoveForm(FlaskForm):
     branch = SelectField(_l("Move to branch"), coerce=int)
+    location = StringField(_l("Location (optional)"), validators=[Optional(), Length(max=120)])
 
 
 def _branch_choices() -> list:
@@ -70,7 +75,11 @@ def approve() -> ResponseReturnValue:
         branch = db.session.get(Branch, form.branch.data) or abort(404)
         try:
             kiosk = operations.approve(
-                form.code.data or "", branch, form.name.data or "", address=request.remote_addr or "unknown"
+                form.code.data or "",
+                branch,
+                form.name.data or "",
+                address=request.remote_addr or "unknown",
+                location=form.location.data,
             )
         except operations.KioskError as error:
             db.session.commit()  # a wrong code is audited: the next attempts count it
@@ -105,13 +114,13 @@ def move(kiosk_id: int) -> ResponseReturnValue:
     form.branch.choices = _branch_choices()
     if form.validate_on_submit():
         branch = db.session.get(Branch, form.branch.data) or abort(404)
-        operations.move(kiosk, branch)
+        operations.move(kiosk, branch, form.location.data)
         db.session.commit()
         flash(
             _(
-                "%(name)s now stands in %(branch)s; its earlier answers keep their branch.",
+                "%(name)s now stands in %(branch)s; its earlier answers keep their branch and location.",
                 name=kiosk.name,
-                branch=branch.name,
+                branch=f"{branch.name}, {kiosk.location}" if kiosk.location else branch.name,
             ),
             "info",
         )

@@ -9,6 +9,7 @@ from admin.models.media import Media
 from admin.models.privacy import ErasedSession, PrivacySettings
 from admin.models.questions import (
     LANGUAGES,
+    ActivitySchedule,
     AnswerOption,
     OptionTranslation,
     Question,
@@ -20,6 +21,7 @@ from admin.models.questions import (
     questionnaire_branches,
 )
 from admin.models.responses import (
+    MEMBER_ANSWERS,
     Answer,
     AnswerKind,
     AnswerTag,
@@ -31,6 +33,8 @@ from admin.models.responses import (
 
 __all__ = [
     "LANGUAGES",
+    "MEMBER_ANSWERS",
+    "ActivitySchedule",
     "Answer",
     "AnswerKind",
     "AnswerOption",

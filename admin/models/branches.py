@@ -31,6 +31,8 @@ class Kiosk(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
     branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"), index=True)
+    # Where it stands when not in the branch's building: a village hall, a market, a school.
+    location: Mapped[str | None] = mapped_column(String(120))
     # sha256 of the bearer token; the token itself is shown to the kiosk once and never stored.
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     revoked_at: Mapped[datetime | None]

@@ -41,6 +41,7 @@ class KioskPlacement(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     kiosk_id: Mapped[int] = mapped_column(ForeignKey("kiosks.id", ondelete="CASCADE"), index=True)
     branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"))
+    location: Mapped[str | None] = mapped_column(String(120))
     since: Mapped[datetime] = mapped_column(default=utcnow)
 
 

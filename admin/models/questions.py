@@ -8,9 +8,9 @@ to what was really asked.
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime
+from datetime import date, datetime, time
 
-from sqlalchemy import Column, Enum, ForeignKey, String, Table, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, Enum, ForeignKey, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from admin.models.base import Base, utcnow
@@ -119,12 +119,31 @@ class Questionnaire(Base):
     name: Mapped[str] = mapped_column(String(200))
     # The activity it belongs to, e.g. "Klik&Tik" or "Kleintje Bieb"; empty for the general visit.
     activity: Mapped[str | None] = mapped_column(String(120))
+    # How the kiosk's "I came for..." screen shows the activity: a picture and its spoken name.
+    activity_pictogram_sha256: Mapped[str | None] = mapped_column(ForeignKey("media.sha256"))
+    activity_audio_sha256: Mapped[str | None] = mapped_column(ForeignKey("media.sha256"))
+    # Minutes after a scheduled end during which the kiosk still shows the activity's questions:
+    # participants answer when the activity is over, not during it.
+    minutes_after: Mapped[int] = mapped_column(default=0)
+    # The built-in "Are you a member of the library?" question before the first question.
+    ask_member: Mapped[bool] = mapped_column(default=False)
     active_from: Mapped[date | None]
     active_to: Mapped[date | None]
     archived: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     branches: Mapped[list[Branch]] = relationship(secondary=questionnaire_branches, order_by=Branch.name)
+    schedules: Mapped[list[ActivitySchedule]] = relationship(
+        back_populates="questionnaire",
+        cascade="all, delete-orphan",
+        order_by=lambda: [
+            ActivitySchedule.branch_id,
+            ActivitySchedule.on_date,
+            ActivitySchedule.weekday,
+            ActivitySchedule.starts,
+            ActivitySchedule.id,
+        ],
+    )
     versions: Mapped[list[QuestionnaireVersion]] = relationship(
         back_populates="questionnaire",
         cascade="all, delete-orphan",
@@ -141,6 +160,34 @@ class Questionnaire(Base):
             and (self.active_from is None or self.active_from <= day)
             and (self.active_to is None or day <= self.active_to)
         )
+
+    def starts_after(self, day: date) -> bool:
+        return not self.archived and self.active_from is not None and self.active_from > day
+
+
+class ActivitySchedule(Base):
+    """When an activity takes place in one branch: every week on a weekday, or on one date, from
+    ``starts`` to ``ends`` (local wall-clock time of the organisation)."""
+
+    __tablename__ = "activity_schedules"
+    __table_args__ = (
+        CheckConstraint("(weekday IS NULL) <> (on_date IS NULL)", name="weekday_or_date"),
+        CheckConstraint("weekday IS NULL OR (weekday >= 0 AND weekday <= 6)", name="weekday"),
+        CheckConstraint("starts < ends", name="order"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    questionnaire_id: Mapped[int] = mapped_column(
+        ForeignKey("questionnaires.id", ondelete="CASCADE"), index=True
+    )
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id", ondelete="CASCADE"))
+    weekday: Mapped[int | None]  # 0 = Monday ... 6 = Sunday
+    on_date: Mapped[date | None]
+    starts: Mapped[time]
+    ends: Mapped[time]
+
+    questionnaire: Mapped[Questionnaire] = relationship(back_populates="schedules")
+    branch: Mapped[Branch] = relationship()
 
 
 class QuestionnaireVersion(Base):

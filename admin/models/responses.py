@@ -59,6 +59,12 @@ class Session(Base):
     # Devices that did not work for this visitor, "camera,microphone" or one of them; None when
     # both worked. Why no video or voice answer was offered, or why one ended early.
     missing_devices: Mapped[str | None] = mapped_column(String(40))
+    # The activity the visitor came for (its name when the session was made); None: a general visit.
+    activity: Mapped[str | None] = mapped_column(String(120))
+    # "Are you a member of the library?": yes / no / unknown (don't know); None when not asked.
+    member: Mapped[str | None] = mapped_column(String(8))
+    # Where the kiosk stood within its branch (a village hall, a market), as branch_id: at the time.
+    location: Mapped[str | None] = mapped_column(String(120))
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -71,6 +77,9 @@ class Session(Base):
     answers: Mapped[list[Answer]] = relationship(
         back_populates="session", cascade="all, delete-orphan", order_by="Answer.answered_at"
     )
+
+
+MEMBER_ANSWERS = ("yes", "no", "unknown")
 
 
 class Answer(Base):

@@ -6,20 +6,45 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from sqlalchemy import select
-from wtforms import DateField, FieldList, SelectField, SelectMultipleField, StringField
+from wtforms import (
+    BooleanField,
+    DateField,
+    FieldList,
+    Form,
+    FormField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TimeField,
+)
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from admin.auth import admin_required
 from admin.extensions import db
 from admin.forms import choices
-from admin.models import Branch, Question, Questionnaire, questionnaire_branches
+from admin.mediacheck import BadMedia
+from admin.mediafiles.operations import Expect, Staging, store_checked
+from admin.models import Branch, Media, Question, Questionnaire, questionnaire_branches
 from admin.questionnaires import operations
 
 bp = Blueprint("questionnaires", __name__, url_prefix="/questionnaires")
 
 MAX_QUESTIONS = 12
+SCHEDULE_ROWS = 6  # times of an activity on the form; empty rows are left out
+ON_A_DATE = "date"
+WEEKDAYS = (
+    _l("Monday"),
+    _l("Tuesday"),
+    _l("Wednesday"),
+    _l("Thursday"),
+    _l("Friday"),
+    _l("Saturday"),
+    _l("Sunday"),
+)
 
 
 class CheckboxesField(SelectMultipleField):
@@ -27,9 +52,28 @@ class CheckboxesField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
+class ScheduleRowForm(Form):
+    """One time of the activity: a branch, every week on a weekday or on one date, from and until."""
+
+    branch = SelectField(_l("Branch"), coerce=int, validate_choice=False)
+    day = SelectField(_l("Day"), validate_choice=False)
+    on_date = DateField(_l("Date"), validators=[Optional()])
+    starts = TimeField(_l("From"), validators=[Optional()])
+    ends = TimeField(_l("Until"), validators=[Optional()])
+
+
 class QuestionnaireForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     activity = StringField(_l("Activity (optional), e.g. Klik&Tik"), validators=[Optional(), Length(max=120)])
+    activity_pictogram = FileField(_l("Picture of the activity (SVG, PNG, JPEG or WebP)"))
+    activity_audio = FileField(_l("The activity, spoken (M4A or MP3)"))
+    minutes_after = IntegerField(
+        _l("Minutes after the activity that kiosks still show it"),
+        default=0,
+        validators=[Optional()],  # the range is checked with the plan, with its own message
+    )
+    ask_member = BooleanField(_l('First ask "Are you a member of the library?"'))
+    schedule = FieldList(FormField(ScheduleRowForm), min_entries=SCHEDULE_ROWS, max_entries=SCHEDULE_ROWS)
     active_from = DateField(_l("Active from"), validators=[Optional()])
     active_to = DateField(_l("Active until"), validators=[Optional()])
     branches = CheckboxesField(_l("Branches"), coerce=int)
@@ -54,25 +98,79 @@ def _form(questionnaire: Questionnaire | None) -> QuestionnaireForm:
     question_choices = choices([(0, "—"), *((q.id, q.name) for q in questions)])
     for field in form.questions:
         field.choices = question_choices
+    day_choices = [
+        ("", "—"),
+        *((str(n), str(name)) for n, name in enumerate(WEEKDAYS)),
+        (ON_A_DATE, _("On a date")),
+    ]
+    for row in form.schedule:
+        row.form.branch.choices = choices([(0, "—"), *((b.id, b.name) for b in branches)])
+        row.form.day.choices = day_choices
     if request.method == "GET" and questionnaire is not None:
         form.branches.data = [b.id for b in questionnaire.branches]
         chosen = [q.id for q in questionnaire.current_version.questions]
         for field, question_id in zip(form.questions, chosen + [0] * MAX_QUESTIONS, strict=False):
             field.data = question_id
+        for row, slot in zip(form.schedule, questionnaire.schedules, strict=False):
+            row.form.branch.data = slot.branch_id
+            row.form.day.data = ON_A_DATE if slot.on_date else str(slot.weekday)
+            row.form.on_date.data, row.form.starts.data, row.form.ends.data = (
+                slot.on_date,
+                slot.starts,
+                slot.ends,
+            )
     return form
 
 
-def _plan(form: QuestionnaireForm) -> operations.QuestionnairePlan:
+def _schedule(form: QuestionnaireForm, branches: dict[int, Branch]) -> list[operations.ScheduleSlot]:
+    """The filled rows as times of the activity; a half-filled row says what it misses."""
+    slots = []
+    for entry in form.schedule:
+        row = entry.form
+        number = int(entry.name.rsplit("-", 1)[1]) + 1  # as the form numbers its rows
+        filled = [row.branch.data, row.day.data, row.on_date.data, row.starts.data, row.ends.data]
+        if not any(filled):
+            continue
+        branch = branches.get(row.branch.data or 0)
+        if branch is None:
+            raise operations.QuestionnaireError(_("Time %(n)d: choose a branch.", n=number))
+        if not row.day.data:
+            raise operations.QuestionnaireError(_("Time %(n)d: choose a weekday or 'On a date'.", n=number))
+        if row.day.data == ON_A_DATE and row.on_date.data is None:
+            raise operations.QuestionnaireError(_("Time %(n)d: give the date.", n=number))
+        if row.starts.data is None or row.ends.data is None:
+            raise operations.QuestionnaireError(_("Time %(n)d: give the start and end time.", n=number))
+        on_date = row.on_date.data if row.day.data == ON_A_DATE else None
+        weekday = None if on_date else int(row.day.data) if row.day.data.isdigit() else -1
+        slots.append(operations.ScheduleSlot(branch, weekday, on_date, row.starts.data, row.ends.data))
+    return slots
+
+
+def _activity_media(form: QuestionnaireForm, staging: Staging) -> dict[str, Media]:
+    """The uploaded picture and spoken name, checked and stored (none uploaded: none changed)."""
+    media = {}
+    for field, expect in ((form.activity_pictogram, Expect.PICTOGRAM), (form.activity_audio, Expect.AUDIO)):
+        if field.data and getattr(field.data, "filename", ""):
+            media[field.name] = store_checked(staging.add(field.data.stream, expect))
+    return media
+
+
+def _plan(form: QuestionnaireForm, staging: Staging) -> operations.QuestionnairePlan:
     branch_ids = set(form.branches.data or [])
     question_ids = [field.data for field in form.questions if field.data]
     questions = {q.id: q for q in db.session.scalars(select(Question).where(Question.id.in_(question_ids)))}
+    every_branch = {b.id: b for b in db.session.scalars(select(Branch))}
     return operations.QuestionnairePlan(
         name=form.name.data or "",
         activity=form.activity.data,
         active_from=form.active_from.data,
         active_to=form.active_to.data,
-        branches=list(db.session.scalars(select(Branch).where(Branch.id.in_(branch_ids)))),
+        branches=[every_branch[i] for i in sorted(branch_ids) if i in every_branch],
         questions=[questions[i] for i in question_ids if i in questions],
+        schedule=_schedule(form, every_branch),
+        minutes_after=form.minutes_after.data or 0,
+        ask_member=bool(form.ask_member.data),
+        **_activity_media(form, staging),
     )
 
 
@@ -97,8 +195,10 @@ def create() -> ResponseReturnValue:
     form = _form(None)
     if form.validate_on_submit():
         try:
-            questionnaire = operations.create_questionnaire(_plan(form))
-        except operations.QuestionnaireError as error:
+            with Staging() as staging:
+                questionnaire = operations.create_questionnaire(_plan(form, staging))
+        except (operations.QuestionnaireError, BadMedia) as error:
+            db.session.rollback()
             flash(str(error), "error")
         else:
             db.session.commit()
@@ -111,7 +211,7 @@ def create() -> ResponseReturnValue:
 @login_required
 def detail(questionnaire_id: int) -> ResponseReturnValue:
     questionnaire = _visible(questionnaire_id)
-    return render_template("questionnaires/detail.html", questionnaire=questionnaire)
+    return render_template("questionnaires/detail.html", questionnaire=questionnaire, weekdays=WEEKDAYS)
 
 
 @bp.route("/<int:questionnaire_id>/edit", methods=["GET", "POST"])
@@ -121,8 +221,10 @@ def edit(questionnaire_id: int) -> ResponseReturnValue:
     form = _form(questionnaire)
     if form.validate_on_submit():
         try:
-            new_version = operations.update_questionnaire(questionnaire, _plan(form))
-        except operations.QuestionnaireError as error:
+            with Staging() as staging:
+                new_version = operations.update_questionnaire(questionnaire, _plan(form, staging))
+        except (operations.QuestionnaireError, BadMedia) as error:
+            db.session.rollback()
             flash(str(error), "error")
         else:
             db.session.commit()

@@ -21,7 +21,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import ColumnElement
 
 from admin.models import AnswerKind, ReviewStatus
-from admin.responses.labels import kind_label, status_label
+from admin.responses.labels import MEMBER_LABELS, kind_label, member_label, status_label
 from admin.responses.queries import ExportRow, batches, local_zone
 
 Conditions = Sequence[ColumnElement[bool]]
@@ -43,6 +43,9 @@ def headers() -> list[str]:
         _("Value"),
         _("Label"),
         _("Language"),
+        _("Location"),
+        _("Activity"),
+        _("Member?"),
         _("Tags"),
         _("Notes"),
         _("Status"),
@@ -74,6 +77,9 @@ def row(answer: ExportRow, link: str, zone_time: datetime, labels: Labels) -> li
             answer.value or "",
             answer.label or "",
             answer.language,
+            answer.location or "",
+            answer.activity or "",
+            labels.members[answer.member or "none"],
             ", ".join(answer.tags),
             notes,
             labels.statuses[answer.status],
@@ -89,10 +95,15 @@ class Labels:
 
     kinds: dict[AnswerKind, str]
     statuses: dict[ReviewStatus, str]
+    members: dict[str, str]
 
     @classmethod
     def now(cls) -> Labels:
-        return cls({k: kind_label(k) for k in AnswerKind}, {s: status_label(s) for s in ReviewStatus})
+        return cls(
+            {k: kind_label(k) for k in AnswerKind},
+            {s: status_label(s) for s in ReviewStatus},
+            {m: member_label(m) for m in MEMBER_LABELS},
+        )
 
 
 def _rows(conditions: Conditions, link: Callable[[ExportRow], str]) -> Iterator[list[Any]]:

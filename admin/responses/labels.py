@@ -33,6 +33,19 @@ def devices_label(stored: str | None) -> str:
     return ", ".join(str(DEVICE_LABELS.get(d, d)) for d in (stored or "").split(",") if d)
 
 
+# "Are you a member of the library?" per answer ("none": the kiosk did not ask).
+MEMBER_LABELS = {
+    "yes": _l("Member"),
+    "no": _l("Not a member"),
+    "unknown": _l("Does not know"),
+    "none": _l("Not asked"),
+}
+
+
+def member_label(member: str | None) -> str:
+    return str(MEMBER_LABELS[member or "none"])
+
+
 def kind_label(kind: AnswerKind | str) -> str:
     return str(KIND_LABELS[str(kind)])
 

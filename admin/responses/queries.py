@@ -56,6 +56,34 @@ def local_zone() -> ZoneInfo:
     return ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "UTC")
 
 
+# Who answered, from their session: the member answer ("none": not asked), the activity
+# ("-": a general visit) and the location (IN_BRANCH: in the branch's own building).
+MEMBER_GROUPS = ("yes", "no", "unknown", "none")
+NOT_ASKED = "none"
+GENERAL_VISIT = "-"
+IN_BRANCH = "-"
+
+
+def session_group_clauses(
+    member: str | None, activity: str | None, location: str | None
+) -> list[ColumnElement[bool]]:
+    """WHERE clauses on ``sessions`` for the member, activity and location filters that are set."""
+    clauses: list[ColumnElement[bool]] = []
+    if member is not None:
+        clauses.append(Session.member.is_(None) if member == NOT_ASKED else Session.member == member)
+    if activity is not None:
+        general = activity == GENERAL_VISIT
+        clauses.append(Session.activity.is_(None) if general else Session.activity == activity)
+    if location is not None:
+        clauses.append(Session.location.is_(None) if location == IN_BRANCH else Session.location == location)
+    return clauses
+
+
+def group_text(raw: str | None) -> str | None:
+    """An activity or location name from a URL, or None when there is none or it is unreadable."""
+    return raw if raw and len(raw) <= 120 and raw.isprintable() else None
+
+
 @dataclass(frozen=True)
 class AnswerFilter:
     """The inbox filter; every field is optional and they combine with AND."""
@@ -69,6 +97,9 @@ class AnswerFilter:
     date_to: date | None = None  # inclusive
     tag: int | None = None
     status: ReviewStatus | None = None
+    member: str | None = None  # MEMBER_GROUPS
+    activity: str | None = None  # a name, or GENERAL_VISIT
+    location: str | None = None  # a name, or IN_BRANCH
 
     #: URL query names of the fields (``from`` and ``to`` read better than the attribute names).
     ARGS = {"date_from": "from", "date_to": "to"}
@@ -87,6 +118,9 @@ class AnswerFilter:
             values[name] = _date(args.get(cls.ARGS[name]))
         status = args.get("status") or None
         values["status"] = ReviewStatus(status) if status in {s.value for s in ReviewStatus} else None
+        values["member"] = args.get("member") if args.get("member") in MEMBER_GROUPS else None
+        values["activity"] = group_text(args.get("activity"))
+        values["location"] = group_text(args.get("location"))
         return cls(**values)
 
     def to_args(self) -> dict[str, str]:
@@ -134,6 +168,9 @@ class AnswerFilter:
             )
         if self.tag is not None:
             clauses.append(exists().where(AnswerTag.answer_uuid == Answer.uuid, AnswerTag.tag_id == self.tag))
+        groups = session_group_clauses(self.member, self.activity, self.location)
+        if groups:
+            clauses.append(exists().where(Session.uuid == Answer.session_uuid, *groups))
         return clauses
 
     def select_uuids(self, user: User) -> Select[tuple[str]]:
@@ -323,6 +360,9 @@ class ExportRow:
     value: str | None
     label: str | None  # of the option with this value, if the question has one
     language: str
+    location: str | None
+    activity: str | None
+    member: str | None
     status: ReviewStatus
     tags: list[str] = dataclasses.field(default_factory=list)  # by name
     notes: list[ExportNote] = dataclasses.field(default_factory=list)  # oldest first
@@ -345,6 +385,9 @@ def _export_rows() -> Select[Any]:
             Answer.value,
             AnswerOption.label,
             session.language,
+            session.location,
+            session.activity,
+            session.member,
             Answer.review_status,
         )
         .join(Branch, Branch.id == Answer.branch_id)

@@ -422,7 +422,7 @@ function start() {
   $('attract-video').pause();
   state.devicesFresh = refreshShow(); // devices may have come or gone while nobody was here
   if (languages().length > 1) goLanguage();
-  else goConsent();
+  else goAsked();
 }
 
 // --- 2. language -----------------------------------------------------------------------------
@@ -499,7 +499,125 @@ function touchFlag(language) {
 function confirmLanguage() {
   if (state.screen !== 'language') return;
   hush();
-  goConsent();
+  goAsked();
+}
+
+// --- 2b. "I came for..." and "are you a member of the library?" --------------------------------
+// Both before consent; both without reading: the question and every card are spoken in turn,
+// and a touched card says its name before the next screen comes.
+
+Object.assign(UI.nl, { cameFor: 'Waarvoor kwam u vandaag?', memberQuestion: 'Bent u lid van de bibliotheek?' });
+Object.assign(UI.en, { cameFor: 'What did you come for today?', memberQuestion: 'Are you a member of the library?' });
+const WAITING_REFRESH_MS = 30000;
+
+// Which questionnaire applies changes with the time of day (an activity starts or ends): while
+// nobody is at the kiosk, look again now and then, so the next visitor gets the current one.
+setInterval(() => {
+  if (state.show && state.screen === 'attract') refreshShow();
+}, WAITING_REFRESH_MS);
+
+// What this visitor chose and answered; a new visit starts empty.
+function asked() {
+  if (!state.asked || state.asked.visit !== state.visit) {
+    state.asked = { visit: state.visit, questionnaire: null, member: undefined };
+  }
+  return state.asked;
+}
+
+function goAsked() {
+  const answers = asked();
+  if (answers.questionnaire) state.show.questionnaire = answers.questionnaire; // kept over a refresh
+  if ((state.show.choices || []).length && !answers.questionnaire) goChooser();
+  else if (state.show.questionnaire.member_question && state.show.member && answers.member === undefined) goMember();
+  else goConsent();
+}
+
+function askedAnswers() {
+  const answers = asked();
+  const extra = {};
+  if (answers.questionnaire) extra.questionnaire = answers.questionnaire.id;
+  if (typeof answers.member === 'string') extra.member = answers.member;
+  return extra;
+}
+
+function labelsOf(item) {
+  return item.labels[state.lang] || Object.values(item.labels)[0] || { label: item.value || '', audio: null };
+}
+
+function askedCards(box, items, onChosen) {
+  box.replaceChildren();
+  box.dataset.count = String(items.length);
+  for (const item of items) {
+    const labels = labelsOf(item);
+    box.append(
+      optionButton({
+        label: labels.label,
+        picture: item.pictogram,
+        spokenLang: state.lang,
+        onTouch: (button) => touchAsked(box, button, labels, () => onChosen(item)),
+      }),
+    );
+  }
+  guard(box.querySelectorAll('button'));
+}
+
+async function touchAsked(box, button, labels, onChosen) {
+  const visit = state.visit;
+  const screen = state.screen;
+  if (box.dataset.chosen) return;
+  box.dataset.chosen = 'yes';
+  for (const card of box.querySelectorAll('.option')) card.classList.remove('speaking');
+  button.classList.add('chosen');
+  await Promise.all([speak(labels.audio, 3000), sleep(CHOSEN_MS)]);
+  if (state.visit === visit && state.screen === screen) onChosen();
+}
+
+// The question, then each card's name while it lights up; stops when the visitor touches one.
+async function sayInTurn(screen, prompt, box) {
+  const visit = state.visit;
+  const still = () => state.visit === visit && state.screen === screen && !box.dataset.chosen;
+  await speak(prompt && prompt.audio, 5000);
+  for (const card of box.querySelectorAll('.option')) {
+    if (!still()) return;
+    card.classList.add('speaking');
+    await speak(card.dataset.audio, 3000);
+    card.classList.remove('speaking');
+  }
+}
+
+function showAsked(screen, box, prompt) {
+  delete box.dataset.chosen;
+  for (const [card, item] of [...box.querySelectorAll('.option')].map((c, i) => [c, box.items[i]])) {
+    card.dataset.audio = labelsOf(item).audio || '';
+  }
+  showScreen(screen);
+  const replay = () => {
+    if (state.screen === screen && !box.dataset.chosen) sayInTurn(screen, prompt, box);
+  };
+  $(`${screen}-replay`).onclick = act(replay);
+  replay();
+}
+
+function goChooser() {
+  const box = $('choices');
+  box.items = state.show.choices;
+  askedCards(box, box.items, (choice) => {
+    asked().questionnaire = choice.questionnaire;
+    goAsked();
+  });
+  showAsked('chooser', box, localized(state.show.activity_chooser.prompt));
+}
+
+function goMember() {
+  const box = $('member-options');
+  const member = state.show.member;
+  $('member-card').src = member.pictogram || pictogram('library-card');
+  box.items = member.options;
+  askedCards(box, box.items, (option) => {
+    asked().member = option.value;
+    goAsked();
+  });
+  showAsked('member', box, localized(member.prompt));
 }
 
 // --- 3. consent -------------------------------------------------------------------------------
@@ -548,7 +666,7 @@ async function startSession(consent, parentConsent = null) {
   pauseAll();
   hush();
   try {
-    const request = { language: state.lang, consent, missing_devices: missingDevices() };
+    const request = { language: state.lang, consent, missing_devices: missingDevices(), ...askedAnswers() };
     if (parentConsent !== null) request.parent_consent = parentConsent;
     const body = await api('POST', '/api/sessions', request);
     state.session = body.uuid;

@@ -73,6 +73,9 @@ def add_session(
     at: datetime,
     answers: list[tuple[str, AnswerKind, str]],
     gap: timedelta = timedelta(seconds=10),
+    member: str | None = None,
+    activity: str | None = None,
+    location: str | None = None,
 ) -> None:
     """One session of ``branch`` (by name, through its kiosk) started at ``at`` with ``answers``
     (question name, kind, value) ``gap`` apart, the first ``gap`` after the start; in an app
@@ -86,6 +89,9 @@ def add_session(
         consent=False,
         started_at=at,
         finished_at=at + timedelta(minutes=3),
+        member=member,
+        activity=activity,
+        location=location,
     )
     db.session.add(made)
     for number, (question, kind, value) in enumerate(answers):

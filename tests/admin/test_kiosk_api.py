@@ -360,7 +360,7 @@ def test_heartbeat_shows_on_the_kiosks_page_and_silence_is_marked(
         assert "bogus" not in status and status["outbox_depth"] == 4
 
 
-def test_moving_a_kiosk_keeps_old_sessions_in_their_branch(
+def test_moving_a_kiosk_keeps_old_sessions_in_their_branch_and_location(
     app: Flask, client: FlaskClient, seeded: None, make_user: Callable
 ) -> None:
     kiosk = enroll(app, client, "Roden")
@@ -370,9 +370,12 @@ def test_moving_a_kiosk_keeps_old_sessions_in_their_branch(
     login(client, "boss@bieb.example")
     with app.app_context():
         peize = db.session.scalar(select(Branch.id).where(Branch.name == "Peize"))
+    # Out to the market, under the branch of Peize.
     client.post(
-        f"/kiosks/{kiosk.id}/move", data={"branch": peize, "csrf_token": csrf_token(client, "/kiosks")}
+        f"/kiosks/{kiosk.id}/move",
+        data={"branch": peize, "location": " Weekmarkt Peize ", "csrf_token": csrf_token(client, "/kiosks")},
     )
+    assert "Weekmarkt Peize" in client.get("/kiosks").get_data(as_text=True)
     first = str(uuid.uuid4())
     assert client.put(f"{API}/sessions/{first}", json=before, headers=kiosk.headers).status_code == 201
     after = session_body(questionnaire)
@@ -380,8 +383,9 @@ def test_moving_a_kiosk_keeps_old_sessions_in_their_branch(
     second = str(uuid.uuid4())
     assert client.put(f"{API}/sessions/{second}", json=after, headers=kiosk.headers).status_code == 201
     with app.app_context():
-        assert db.session.get(Session, first).branch.name == "Roden"
-        assert db.session.get(Session, second).branch.name == "Peize"
+        made_before, made_after = db.session.get(Session, first), db.session.get(Session, second)
+        assert (made_before.branch.name, made_before.location) == ("Roden", None)
+        assert (made_after.branch.name, made_after.location) == ("Peize", "Weekmarkt Peize")
 
 
 def test_staff_cannot_enroll_or_revoke(

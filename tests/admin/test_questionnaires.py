@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 
 import pytest
 from flask import Flask
@@ -175,3 +175,80 @@ def test_invalid_plans_are_refused_with_a_message(
     with app.app_context():
         assert db.session.scalar(select(Questionnaire)) is None
         assert db.session.scalars(select(Question)).all()
+
+
+def test_admin_ties_a_questionnaire_to_an_activity_with_times_per_branch(
+    app: Flask, make_branch: Callable, make_user: Callable, questions: list[int]
+) -> None:
+    for name in ("Roden", "Borger"):
+        make_branch(name)
+    make_user("boss@bieb.example", Role.ADMIN)
+    boss = app.test_client()
+    login(boss, "boss@bieb.example")
+    roden, borger = _ids(app, Branch, ["Roden", "Borger"])
+
+    def post(**fields: object) -> str:
+        data: dict[str, object] = {
+            "csrf_token": csrf_token(boss, "/questionnaires/new"),
+            "name": "Klik&Tik najaar",
+            "activity": "Klik&Tik",
+            "branches": [str(roden), str(borger)],
+            "questions-0": str(questions[0]),
+            "minutes_after": "30",
+            "ask_member": "y",
+        }
+        # As a browser sends the form: every row, the empty ones with "—" as branch and day.
+        for row in range(6):
+            data |= {f"schedule-{row}-{name}": "" for name in ("day", "on_date", "starts", "ends")}
+            data[f"schedule-{row}-branch"] = "0"
+        data.update(fields)
+        response = boss.post("/questionnaires/new", data=data, content_type="multipart/form-data")
+        return response.get_data(as_text=True) if response.status_code == 200 else f"{response.status_code}"
+
+    # Half-filled or impossible times are refused with what is wrong, in Dutch.
+    assert "Tijd 1: geef de begin- en eindtijd." in post(
+        **{"schedule-0-branch": str(roden), "schedule-0-day": "1"}
+    )
+    assert "Tijd 2: kies een vestiging." in post(**{"schedule-1-day": "1", "schedule-1-starts": "09:30"})
+    ends_first = {"schedule-0-branch": str(roden), "schedule-0-day": "1"}
+    ends_first |= {"schedule-0-starts": "11:30", "schedule-0-ends": "09:30"}
+    assert "De activiteit in Roden eindigt voordat ze begint." in post(**ends_first)
+    assert "0 tot 1440 minuten" in post(minutes_after="2000", **ends_first)
+    with app.app_context():
+        assert db.session.scalar(select(Questionnaire)) is None
+
+    with (
+        (MEDIA_SET / "pictograms" / "computer.svg").open("rb") as picture,
+        (MEDIA_SET / "audio" / "activity-name-klik-tik.nl.m4a").open("rb") as spoken,
+    ):
+        outcome = post(
+            **{
+                "schedule-0-branch": str(roden),
+                "schedule-0-day": "1",
+                "schedule-0-starts": "09:30",
+                "schedule-0-ends": "11:30",
+                "schedule-2-branch": str(borger),
+                "schedule-2-day": "date",
+                "schedule-2-on_date": "2026-10-07",
+                "schedule-2-starts": "14:00",
+                "schedule-2-ends": "16:00",
+                "activity_pictogram": (picture, "computer.svg"),
+                "activity_audio": (spoken, "klik-tik.m4a"),
+            }
+        )
+    assert outcome == "302"
+    with app.app_context():
+        plan = db.session.scalar(select(Questionnaire))
+        assert plan is not None and plan.minutes_after == 30 and plan.ask_member
+        slots = [(s.branch.name, s.weekday, s.on_date, s.starts, s.ends) for s in plan.schedules]
+        assert slots == [
+            ("Roden", 1, None, time(9, 30), time(11, 30)),
+            ("Borger", None, date(2026, 10, 7), time(14, 0), time(16, 0)),
+        ]
+        assert plan.activity_pictogram_sha256 and plan.activity_audio_sha256
+        plan_id = plan.id
+    page = boss.get(f"/questionnaires/{plan_id}").get_data(as_text=True)
+    assert "Roden: dinsdag 09:30–11:30" in page and "Borger: 2026-10-07 14:00–16:00" in page
+    # The edit form shows the times again, and saving without new files keeps picture and sound.
+    form = boss.get(f"/questionnaires/{plan_id}/edit").get_data(as_text=True)
+    assert 'value="09:30"' in form and 'value="2026-10-07"' in form

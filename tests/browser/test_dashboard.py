@@ -74,7 +74,10 @@ def test_review_work_shows_in_the_branch_dashboard_and_the_export(
     roden = world.branches["Roden"]
     choose_march(page, "Roden")
     expect(page).to_have_url(
-        re.compile(rf"/dashboard\?branch={roden}&from=2026-03-01&to=2026-03-31&per=week$")
+        # The member, activity and location filters left at "everyone": empty.
+        re.compile(
+            rf"/dashboard\?branch={roden}&from=2026-03-01&to=2026-03-31&per=week&member=&activity=&location=$"
+        )
     )
     page.wait_for_load_state()  # the URL changes before the new page is read
     assert table_rows(page, "tags") == [["compliment", "1"], ["klacht", "1"]]
@@ -84,9 +87,10 @@ def test_review_work_shows_in_the_branch_dashboard_and_the_export(
         ["2026-03-09", "1", "3"],
     ]
     canvases = page.locator("canvas[data-chart-for]")
-    # activity, two questions, tags, the period before (one branch: no side-by-side figure)
-    expect(canvases).to_have_count(5)
-    for number in range(5):
+    # activity, members and non-members, activities, two questions, tags, the period before (one
+    # branch: no side-by-side figure)
+    expect(canvases).to_have_count(7)
+    for number in range(7):
         assert_drawn(canvases.nth(number))
     expect(page.locator("#retention")).to_contain_text("4")
     assert_accessible(page)

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.outbox import Outbox, OutboxError, RecordingState
+from kiosk.outbox import SCHEMA_VERSION, Outbox, OutboxError, RecordingState
+from kiosk.sync import session_body
 
 
 @pytest.fixture
@@ -161,9 +162,29 @@ def test_a_parent_s_no_allows_taps_but_no_recording(outbox: Outbox) -> None:
     assert stored == {session: False, agreed: True}
 
 
+def test_a_session_keeps_its_activity_and_member_answer_for_the_server(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3", tmp_path / "r")
+    try:
+        session = box.start_session("7", 3, "nl", consent=False, activity="Klik&Tik", member="no")
+        plain = box.start_session("8", 4, "nl", consent=False)
+        with pytest.raises(OutboxError, match="member must be one of"):
+            box.start_session("7", 3, "nl", consent=False, member="maybe")
+        for made in (session, plain):
+            box.add_answer(made, str(uuid.uuid4()), "1", "scale", value="4")
+            box.finish_session(made)
+        sent = {s.uuid: session_body(s) for s in box.unsent()}
+        assert (sent[session]["activity"], sent[session]["member"]) == ("Klik&Tik", "no")
+        assert "activity" not in sent[plain] and "member" not in sent[plain]
+    finally:
+        box.close()
+
+
 @pytest.mark.parametrize(
     ("version", "later_columns"),
-    [(1, ["parent_consent", "missing_devices"]), (2, ["missing_devices"])],
+    [
+        (1, ["parent_consent", "missing_devices", "activity", "member"]),
+        (2, ["missing_devices", "activity", "member"]),
+    ],
 )
 def test_an_outbox_from_an_earlier_version_is_brought_up_to_date(
     tmp_path: Path, version: int, later_columns: list[str]
@@ -178,7 +199,7 @@ def test_an_outbox_from_an_earlier_version_is_brought_up_to_date(
     box = Outbox(tmp_path / "o.sqlite3", tmp_path / "r")
     try:
         with box.transaction(write=False) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         [session] = box.sessions()
         assert session.uuid == kept and session.consent and session.parent_consent is None
         assert session.missing_devices == []
@@ -240,6 +261,8 @@ def test_an_outbox_written_by_sqlalchemy_opens_with_its_answers(tmp_path: Path) 
         assert (session.uuid, session.questionnaire_version, session.consent) == ("s-1", 3, True)
         assert session.parent_consent is None and session.may_record
         assert session.missing_devices == []
+        # Version 2 had no activity and no member answer: they read as not known.
+        assert (session.activity, session.member) == (None, None)
         assert session.started_at == datetime(2026, 11, 20, 14, 3, 7, 250000, tzinfo=UTC)
         assert session.finished_at == datetime(2026, 11, 20, 14, 4, 11, 1, tzinfo=UTC)
         assert [a.uuid for a in session.answers] == ["a-1", "a-2"]  # in the order given

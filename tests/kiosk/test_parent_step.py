@@ -66,6 +66,9 @@ def test_without_a_parent_s_yes_a_child_only_taps_and_nothing_is_recorded(
     page.locator("#attract-video").click()
     expect(screen).to_have_attribute("data-screen", "language")
     page.get_by_role("button", name="Verder in deze taal", exact=True).click()
+    # The demo's visitors' questionnaire first asks whether they are a member of the library.
+    expect(screen).to_have_attribute("data-screen", "member")
+    page.get_by_role("button", name="Dat weet ik niet", exact=True).click()
     expect(screen).to_have_attribute("data-screen", "consent")
     page.get_by_role("button", name="Ja, dat mag", exact=True).click()
 
