@@ -58,7 +58,7 @@ def _visible(sha256: str) -> tuple[Media, bool]:
 
 # A stored file is never a page: nothing in it runs, even when it is opened on its own (an SVG with a
 # script). nginx sends the same header for the files it serves (deploy/nginx).
-MEDIA_CSP = "default-src 'none'; sandbox"
+MEDIA_CSP = "default-src 'none'; object-src 'none'; frame-ancestors 'none'; sandbox"
 
 
 def send_media(media: Media, recording: bool = False) -> Response:

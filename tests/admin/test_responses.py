@@ -27,6 +27,8 @@ from tests.admin.review_world import (
     add_many,
 )
 
+MEDIA_CSP = "default-src 'none'; object-src 'none'; frame-ancestors 'none'; sandbox"
+
 UUID_LINK = re.compile(r'href="/responses/([0-9a-f-]{36})(?:\?[^"]*)?"')
 HX = {"HX-Request": "true"}
 
@@ -284,7 +286,7 @@ def test_recordings_are_never_kept_in_a_browser_cache_and_never_run(
         # Gone from the browser after sign-out or erasure: nothing may keep a copy.
         assert response.headers["Cache-Control"] == "private, no-store", path
         assert "max-age" not in response.headers["Cache-Control"]
-        assert response.headers["Content-Security-Policy"] == "default-src 'none'; sandbox", path
+        assert response.headers["Content-Security-Policy"] == MEDIA_CSP, path
 
 
 # --- one answer --------------------------------------------------------------------------------

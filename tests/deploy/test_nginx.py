@@ -20,6 +20,8 @@ import pytest
 
 from tests.deploy.conftest import VERSION_OLD, Deployment, free_port, playbook_command, tool
 
+MEDIA_CSP = "default-src 'none'; object-src 'none'; frame-ancestors 'none'; sandbox"
+
 pytestmark = pytest.mark.deploy
 
 SERVER_NAME = "vertelpaal.test"
@@ -245,7 +247,7 @@ def test_media_is_served_by_nginx_after_the_app_answers(running: Site) -> None:
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["X-Accel-Redirect"] is None
     # A script in a stored SVG must not run with the staff member's session (#13).
-    assert response.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert response.headers["Content-Security-Policy"] == MEDIA_CSP
 
     partial = fetch(running, f"/media/{sha}", {"Range": "bytes=1000-1999"})
     assert partial.status == 206

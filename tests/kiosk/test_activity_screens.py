@@ -108,7 +108,7 @@ def test_a_visitor_chooses_the_activity_and_says_they_are_no_member(
     for sha in spoken.values():
         heard(page, f"/cache/{sha}")  # the names are said in turn, without a touch
     for i in range(3):
-        assert cards.nth(i).locator("img").evaluate("(img) => img.complete && img.naturalWidth > 0")
+        assert cards.nth(i).locator("img").first.evaluate("(img) => img.complete && img.naturalWidth > 0")
     for width, height in ((1920, 1080), (1280, 800), (800, 480), (720, 1280)):
         page.set_viewport_size({"width": width, "height": height})
         assert_fits(page, f"chooser {width}x{height}")
