@@ -323,27 +323,8 @@ def tables(dashboard: Dashboard) -> list[Table]:
             Table(
                 "branches",
                 _("Branches side by side"),
-                [
-                    _("Branch"),
-                    _("Sessions"),
-                    _("Answers"),
-                    _("Recordings"),
-                    _("Scale answers"),
-                    _("Positive"),
-                    _("Positive (%)"),
-                ],
-                [
-                    [
-                        b.name,
-                        b.totals.sessions,
-                        b.totals.answers,
-                        b.totals.recordings,
-                        b.totals.scale_answers,
-                        b.totals.positive,
-                        percent(b.totals.positive, b.totals.scale_answers),
-                    ]
-                    for b in dashboard.branches
-                ],
+                _totals_columns(_("Branch")),
+                [[b.name, *_totals_row(b.totals)] for b in dashboard.branches],
                 series=(1, 2),
                 across=True,
                 row_links=[
@@ -408,6 +389,30 @@ def group_label(key: str, dimension: str) -> str:
     return str(_("General visit")) if key == GENERAL_VISIT else key
 
 
+def _totals_columns(first: str) -> list[str]:
+    """The columns of a table of period totals side by side, after the column that names each row."""
+    return [
+        first,
+        _("Sessions"),
+        _("Answers"),
+        _("Recordings"),
+        _("Scale answers"),
+        _("Positive"),
+        _("Positive (%)"),
+    ]
+
+
+def _totals_row(totals: Totals) -> list[Cell]:
+    return [
+        totals.sessions,
+        totals.answers,
+        totals.recordings,
+        totals.scale_answers,
+        totals.positive,
+        percent(totals.positive, totals.scale_answers),
+    ]
+
+
 def _group_table(
     dashboard: Dashboard, key: str, title: str, groups: list[GroupTotals], dimension: str
 ) -> Table:
@@ -416,27 +421,8 @@ def _group_table(
     return Table(
         key,
         title,
-        [
-            _("Member?") if dimension == "member" else _("Activity"),
-            _("Sessions"),
-            _("Answers"),
-            _("Recordings"),
-            _("Scale answers"),
-            _("Positive"),
-            _("Positive (%)"),
-        ],
-        [
-            [
-                group_label(g.key, dimension),
-                g.totals.sessions,
-                g.totals.answers,
-                g.totals.recordings,
-                g.totals.scale_answers,
-                g.totals.positive,
-                percent(g.totals.positive, g.totals.scale_answers),
-            ]
-            for g in groups
-        ],
+        _totals_columns(_("Member?") if dimension == "member" else _("Activity")),
+        [[group_label(g.key, dimension), *_totals_row(g.totals)] for g in groups],
         series=(1, 2),
         across=True,
         row_links=[url_for("dashboards.dashboard", **args.to_args(**{dimension: g.key})) for g in groups],
