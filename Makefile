@@ -49,9 +49,14 @@ translations: venv
 	$(BIN)/pybabel -q update --ignore-obsolete -w 100 -i admin/translations/messages.pot -d admin/translations
 	$(BIN)/pybabel -q compile -d admin/translations
 
+# Test files run side by side in this many pytest-xdist workers (a file stays in one worker, so its
+# module fixtures, such as the deploy tests' rendered hosts, are built once). Much of the suite waits
+# on Chromium, gunicorn, ffmpeg and kiosk processes, so two workers help even on two cores.
+TEST_WORKERS ?= 2
+
 test: system-packages venv
 	$(BIN)/ruff check .
-	VERTELPAAL_REQUIRE_ALL=1 $(BIN)/pytest
+	VERTELPAAL_REQUIRE_ALL=1 $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 lint: venv
 	$(BIN)/ruff check .

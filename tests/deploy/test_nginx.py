@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser
 
 from tests.deploy.conftest import VERSION_OLD, Deployment, free_port, playbook_command, tool
 
@@ -156,6 +157,7 @@ class StandIn(BaseHTTPRequestHandler):
     """Plays the app: for /media/<sha256> it checks nothing and answers with X-Accel-Redirect."""
 
     seen: list[dict[str, str]] = []
+    content_types: dict[str, str] = {}  # sha256 → type, when not a video
 
     def do_GET(self) -> None:
         StandIn.seen.append({"path": self.path, **{k.lower(): v for k, v in self.headers.items()}})
@@ -163,7 +165,7 @@ class StandIn(BaseHTTPRequestHandler):
             sha = self.path.rsplit("/", 1)[1]
             self.send_response(200)
             self.send_header("X-Accel-Redirect", f"/protected-media/{sha[:2]}/{sha[2:4]}/{sha}")
-            self.send_header("Content-Type", "video/mp4")
+            self.send_header("Content-Type", StandIn.content_types.get(sha, "video/mp4"))
             self.send_header("Cache-Control", "private, max-age=3600")
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -233,12 +235,18 @@ def fetch(site: Site, path: str, headers: dict[str, str] | None = None, *, tls: 
         connection.close()
 
 
-def test_media_is_served_by_nginx_after_the_app_answers(running: Site) -> None:
-    content = os.urandom(300_000)
+def store(site: Site, content: bytes) -> str:
+    """Puts a file in the media folder as the app's store does; returns its sha256."""
     sha = hashlib.sha256(content).hexdigest()
-    stored = running.media / sha[:2] / sha[2:4] / sha
+    stored = site.media / sha[:2] / sha[2:4] / sha
     stored.parent.mkdir(parents=True, exist_ok=True)
     stored.write_bytes(content)
+    return sha
+
+
+def test_media_is_served_by_nginx_after_the_app_answers(running: Site) -> None:
+    content = os.urandom(300_000)
+    sha = store(running, content)
 
     response = fetch(running, f"/media/{sha}")
     assert response.status == 200
@@ -290,3 +298,35 @@ def test_plain_http_moves_to_https(running: Site) -> None:
     response = fetch(running, "/responses?x=1", tls=False)
     assert response.status == 301
     assert response.headers["Location"] == f"https://{SERVER_NAME}:{running.https_port}/responses?x=1"
+
+
+# Would reach the stand-in app (and so, on a real server, post forms with the staff member's session).
+SCRIPTED_SVG = b"""<svg xmlns="http://www.w3.org/2000/svg" width="200" height="200"
+  onload="fetch('/stolen?from=onload')">
+<script>fetch('/stolen?from=script'); document.title = 'script ran';</script>
+<rect width="200" height="200" fill="#036"/></svg>"""
+
+
+@pytest.mark.browser
+def test_a_scripted_svg_served_by_nginx_runs_nothing_in_chromium(running: Site, browser: Browser) -> None:
+    """Should such an SVG ever be in the store (an older upload, a bug in the check), nginx sends it
+    with a CSP under which Chromium runs none of it, even opened on its own at the server's origin."""
+    sha = store(running, SCRIPTED_SVG)
+    StandIn.content_types[sha] = "image/svg+xml"
+    StandIn.seen.clear()
+    context = browser.new_context(ignore_https_errors=True)
+    try:
+        page = context.new_page()
+        refused: list[str] = []
+        page.on("console", lambda message: refused.append(message.text))
+        response = page.goto(f"https://127.0.0.1:{running.https_port}/media/{sha}")
+        assert response is not None and response.status == 200
+        assert response.headers["content-type"] == "image/svg+xml"
+        assert response.headers["content-security-policy"] == MEDIA_CSP
+        page.wait_for_timeout(500)  # time for a script (or its fetch) to run, were it allowed
+        assert page.locator("rect").count() == 1  # the picture itself is shown
+        assert page.title() != "script ran"
+        assert not [r for r in StandIn.seen if r["path"].startswith("/stolen")]
+        assert any("Content Security Policy" in text or "sandboxed" in text for text in refused), refused
+    finally:
+        context.close()

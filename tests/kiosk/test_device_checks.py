@@ -87,12 +87,12 @@ def test_checks_at_start_and_every_few_seconds_find_a_camera_that_comes_and_goes
     assert devices._camera is None and devices._microphone is None
 
     shutil.copyfile(CAMERA, camera)  # plugged in
-    wait_for(lambda: client.get("/api/show").get_json()["devices"]["camera"]["ok"], "the camera", 10)
+    wait_for(lambda: client.get("/api/show").get_json()["devices"]["camera"]["ok"], "the camera", 30)
     assert hardware_file(config)["camera_ok"] is True
     checks = devices.checks
 
     camera.unlink()  # pulled out again: nothing but the periodic check (every second here) can notice
-    wait_for(lambda: not devices.status()["camera"].ok, "the camera to be missed", 15)
+    wait_for(lambda: not devices.status()["camera"].ok, "the camera to be missed", 30)
     assert devices.checks > checks
     assert hardware_file(config)["camera_ok"] is False
     assert devices._camera is None and devices._microphone is None
