@@ -8,16 +8,23 @@ import re
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+import pyotp
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
+from admin.demo.seed import DEMO_PASSWORD, DEMO_TOTP_SECRET
 from admin.models import Role
 from tests.admin.helpers import PASSWORD, csrf_token, login
+from tests.e2e.stack import AdminServer, admin_env, flask
+from tests.support.net import free_port
 
 ADMIN = "boss@bieb.example"
 NOBODY = "nobody@bieb.example"
 _TOKEN = re.compile(r'name="csrf_token"[^>]*value="[^"]+"')
+_CSRF_VALUE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
 def _at(app: Flask, address: str) -> FlaskClient:
@@ -100,3 +107,44 @@ def test_unknown_and_known_e_mails_take_the_same_time(app: Flask, make_user: Cal
     unknown = _median_seconds(app, NOBODY, 101, 5)
     # The issue asks for the same timing; a loose ratio, so a busy machine does not fail it.
     assert 0.5 <= known / unknown <= 2, (known, unknown)
+
+
+def _sign_in_over_http(base: str, email: str, password: str, address: str) -> requests.Response:
+    browser = requests.Session()
+    browser.headers["X-Forwarded-For"] = address  # as nginx tells the server (TRUSTED_PROXIES=1)
+    token = _CSRF_VALUE.search(browser.get(f"{base}/login", timeout=10).text)
+    assert token
+    form = {"email": email, "password": password, "csrf_token": token.group(1)}
+    response = browser.post(f"{base}/login", data=form, allow_redirects=False, timeout=30)
+    if response.status_code == 302 and response.headers["Location"].endswith("/login/code"):
+        token = _CSRF_VALUE.search(browser.get(f"{base}/login/code", timeout=10).text)
+        assert token
+        code = {"code": pyotp.TOTP(DEMO_TOTP_SECRET).now(), "csrf_token": token.group(1)}
+        response = browser.post(f"{base}/login/code", data=code, allow_redirects=False, timeout=30)
+    return response
+
+
+def test_under_gunicorn_a_guesser_does_not_lock_the_admin_out(tmp_path: Path) -> None:
+    env = admin_env(f"sqlite:///{tmp_path / 'admin.sqlite3'}", tmp_path / "media") | {"TRUSTED_PROXIES": "1"}
+    flask(env, "db", "upgrade")
+    flask(env, "demo", "seed", "--days", "1")
+    server = AdminServer(free_port(), env, tmp_path / "gunicorn.log").start()
+    admin = "admin@vertelpaal.example"
+    try:
+        statuses = [
+            _sign_in_over_http(server.url, admin, f"guess {n}", "192.0.2.66").status_code for n in range(20)
+        ]
+        # Counted per worker process without Redis (two workers here): at most 5 wrong in each.
+        assert set(statuses) == {401, 429} and 5 <= statuses.count(401) <= 10, statuses
+        signed_in = _sign_in_over_http(server.url, admin, DEMO_PASSWORD, "198.51.100.7")
+        assert signed_in.status_code == 302 and signed_in.headers["Location"] == "/"
+        # An unknown e-mail at the guesser's address is answered as the admin's is.
+        unknown = [
+            _sign_in_over_http(
+                server.url, "nobody@vertelpaal.example", f"guess {n}", "192.0.2.66"
+            ).status_code
+            for n in range(20)
+        ]
+        assert set(unknown) == {401, 429} and 5 <= unknown.count(401) <= 10, unknown
+    finally:
+        server.stop()
