@@ -320,6 +320,15 @@ def _remember(version_id: int, questions: dict[int, QuestionShape]) -> None:
 CLOCK_SKEW = timedelta(minutes=5)
 
 
+def clock_offset(clock: Any, now: datetime) -> dict[str, int]:
+    """How far the kiosk's clock (as its heartbeat says it) is ahead of the server's, in seconds,
+    for the Kiosks page; nothing when the kiosk did not say or said something that is not a time."""
+    try:
+        return {"clock_offset_seconds": round((_time({"clock": clock}, "clock") - now).total_seconds())}
+    except (Invalid, OverflowError):
+        return {}
+
+
 def _believable(kiosk: Kiosk, claimed: list[datetime], now: datetime) -> bool:
     """Whether a session's times fit the server's clock: not ahead of it, and not before the kiosk
     was enrolled (it had no questionnaire before). A 2099 answer would top the inbox and escape

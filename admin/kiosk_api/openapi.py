@@ -430,6 +430,11 @@ def spec() -> dict[str, Any]:
                                             "description": "why the microphone does not work (≤ 200)",
                                         },
                                         "config_etag": {"type": "string"},
+                                        "clock": {
+                                            "type": "string",
+                                            "format": "date-time",
+                                            "description": "the kiosk's clock; staff see how far it is off",
+                                        },
                                         "recorder_profile": {
                                             "type": "string",
                                             "description": "the recording profile this kiosk measured, "

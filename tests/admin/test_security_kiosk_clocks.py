@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from admin.demo.seed import seed
 from admin.extensions import db
-from admin.models import Answer, Role, Session, utcnow
+from admin.models import Answer, Kiosk, Role, Session, utcnow
 from admin.privacy.operations import save_settings
 from tests.admin.helpers import MEDIA_SET, login
 from tests.admin.test_kiosk_api import API, EnrolledKiosk, enroll, session_body, visitors_questionnaire
@@ -149,3 +149,23 @@ def test_the_flag_reads_in_dutch(app: Flask, client: FlaskClient, seeded: None, 
     assert login(client, "anna@bieb.example") == 302
     page = client.get(f"/responses/{answer}").get_data(as_text=True)
     assert "Klok van de kiosk klopt niet" in page and "2099-06-01" in page
+
+
+def test_a_heartbeat_s_clock_shows_how_far_off_the_kiosk_is(
+    app: Flask, client: FlaskClient, seeded: None, make_user: Callable
+) -> None:
+    wrong, right = enroll(app, client), enroll(app, client)
+    ahead = (utcnow() + timedelta(hours=2)).isoformat()
+    for kiosk, clock in ((wrong, ahead), (right, utcnow().isoformat())):
+        beat = client.post(f"{API}/heartbeat", json={"clock": clock}, headers=kiosk.headers)
+        assert beat.status_code == 200
+    # Not a time: no offset, and the heartbeat is still taken.
+    nonsense = client.post(f"{API}/heartbeat", json={"clock": "[]"}, headers=right.headers)
+    assert nonsense.status_code == 200
+    with app.app_context():
+        assert 7199 <= db.session.get(Kiosk, wrong.id).status["clock_offset_seconds"] <= 7200
+        assert "clock_offset_seconds" not in db.session.get(Kiosk, right.id).status
+    make_user("boss@bieb.example", Role.ADMIN, locale="en")
+    assert login(client, "boss@bieb.example") == 302
+    page = client.get("/kiosks").get_data(as_text=True)
+    assert page.count("Clock off by") == 1 and "Clock off by 120 minutes" in page
