@@ -11,6 +11,7 @@ import functools
 import logging
 import math
 import time
+from collections.abc import Callable
 
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
@@ -28,18 +29,41 @@ def parse_limit(text: str) -> RateLimitItem:
 
 def hit(limit: RateLimitItem, *keys: str) -> int:
     """Count one request under ``keys``; 0 if it is within ``limit``, else seconds to wait."""
+    return _counted(limit, keys, _wait)
+
+
+def waiting(limit: RateLimitItem, *keys: str) -> int:
+    """Seconds to wait if ``limit`` is used up under ``keys``, else 0; counts nothing (for limits
+    that count failures only, after the fact, with ``hit``)."""
+    return _counted(limit, keys, _peek)
+
+
+Check = Callable[[RateLimiter, RateLimitItem, tuple[str, ...]], int]
+
+
+def _counted(limit: RateLimitItem, keys: tuple[str, ...], check: Check) -> int:
     if not limiter.enabled:
         return 0
     try:
-        return _wait(limiter.limiter, limit, keys)
+        return check(limiter.limiter, limit, keys)
     except Exception:  # the storage (Redis) is away: count in this worker, as Flask-Limiter does
         log.warning("rate-limit storage unreachable; %s counted in this worker's memory", keys[0])
-        return _wait(_in_memory(), limit, keys)
+        return check(_in_memory(), limit, keys)
 
 
 def _wait(strategy: RateLimiter, limit: RateLimitItem, keys: tuple[str, ...]) -> int:
     if strategy.hit(limit, *keys):
         return 0
+    return _until_reset(strategy, limit, keys)
+
+
+def _peek(strategy: RateLimiter, limit: RateLimitItem, keys: tuple[str, ...]) -> int:
+    if strategy.test(limit, *keys):
+        return 0
+    return _until_reset(strategy, limit, keys)
+
+
+def _until_reset(strategy: RateLimiter, limit: RateLimitItem, keys: tuple[str, ...]) -> int:
     reset_at, _remaining = strategy.get_window_stats(limit, *keys)
     return max(1, math.ceil(reset_at - time.time()))
 

@@ -371,6 +371,7 @@ class SyncService:
             if unsent and unsent[0].finished_at
             else None,
             "disk_free_bytes": shutil.disk_usage(self.config.data_dir).free,
+            "clock": datetime.now(UTC).isoformat(),
         }
         config = self.current_config()
         if config and config.get("etag"):

@@ -12,12 +12,12 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from admin import audit
-from admin.accounts import two_step
+from admin.accounts import signin_limits, two_step
 from admin.extensions import db
 from admin.models import Branch, Role, User, utcnow
 
 MIN_PASSWORD_LENGTH = 10
-FREE_ATTEMPTS = 5  # wrong passwords in a row before each further attempt must wait
+FREE_ATTEMPTS = 5  # wrong two-step codes in a row before each further attempt must wait
 MAX_LOCK = timedelta(minutes=15)
 
 _hasher = PasswordHasher()
@@ -71,22 +71,45 @@ class LoginResult:
     needs_code: bool = False  # the password was right; the account's two-step code comes next
 
 
-def authenticate(email: str, password: str, now: datetime | None = None) -> LoginResult:
-    """Check a password, slowing down an account after repeated wrong ones."""
+def authenticate(email: str, password: str, address: str, now: datetime | None = None) -> LoginResult:
+    """Check a password from a client ``address``, slowing down repeated wrong ones.
+
+    Wrong passwords are counted per (e-mail, address) and per address, never per account alone: a
+    count per account is a lever anyone could pull to lock its owner out (admins too), while the
+    owner at their own address still signs in at once. Guessing one account from many addresses
+    meets argon2's cost per guess, the per-address limit and, for admins always, two-step sign-in.
+
+    An address that used up its own limit (many e-mails tried there, perhaps a library's shared
+    address) is still checked, and a right password of an account with two-step sign-in goes on to
+    the code: an account's owner there is not locked out by a guesser beside them, and the guesser
+    still needs the code. Everything else there gets the same refusal, right password or not.
+
+    The counts are keyed by the e-mail as typed, known or not, and an unknown e-mail is verified
+    against a dummy hash of the same cost: the answer and its time never tell whether an account
+    exists.
+    """
     now = now or utcnow()
+    email = normalise_email(email)
+    waits = signin_limits.waiting(email, address)
+    if waits.account_at_address:
+        return LoginResult(None, wait_seconds=waits.account_at_address)
     user = find_user(email)
-    if user is None:
-        _verify(_DUMMY_HASH, password)
-        return LoginResult(None)
+    right = _verify(user.password_hash if user is not None else _DUMMY_HASH, password)
+    if user is None or not user.active or not right:
+        signin_limits.failed(email, address)
+        if user is not None:
+            audit.record("login.failed", f"user:{user.id}", actor=user, address=address)
+        return LoginResult(None, wait_seconds=waits.address)
+    if waits.address and not user.totp_secret:
+        return LoginResult(None, wait_seconds=waits.address)
+    # Only someone with the right password gets here: wrong two-step codes (below) may slow the
+    # account down without telling outsiders anything.
     if wait := _wait_seconds(user, now):
         return LoginResult(None, wait_seconds=wait)
-    if not user.active or not _verify(user.password_hash, password):
-        _count_failure(user, now, "login.failed")
-        return LoginResult(None)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     if user.totp_secret:
-        # The count of failures starts again only once the code is right too: a right password
+        # The count of wrong codes starts again only once the code is right too: a right password
         # must not wipe out the wrong codes guessed before it.
         return LoginResult(user, needs_code=True)
     _signed_in(user, now)

@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -28,7 +29,9 @@ def login() -> ResponseReturnValue:
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
-        result = operations.authenticate(form.email.data or "", form.password.data or "")
+        result = operations.authenticate(
+            form.email.data or "", form.password.data or "", get_remote_address()
+        )
         if result.user is not None and result.needs_code:
             db.session.commit()
             session.clear()

@@ -7,7 +7,7 @@ import json
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -29,6 +29,7 @@ from admin.models import (
     QuestionnaireVersion,
     Session,
     Upload,
+    utcnow,
 )
 from admin.storage import SHA256_PATTERN
 
@@ -87,6 +88,7 @@ def _version_cache() -> _VersionCache:
 
 
 def store_session(kiosk: Kiosk, session_uuid: str, body: dict[str, Any]) -> Outcome:
+    received_at = utcnow()
     digest = body_hash(body)
     started_at = _time_or_none(body, "started_at")
     prior = _prior(session_uuid, kiosk, started_at)
@@ -136,6 +138,9 @@ def store_session(kiosk: Kiosk, session_uuid: str, body: dict[str, Any]) -> Outc
         "consent_version": _text(body, "consent_version", 40) if _optional(body, "consent_version") else None,
         "started_at": started_at,
         "finished_at": finished_at,
+        "received_at": received_at,
+        "clock_suspect": False,
+        "kiosk_started_at": None,
     }
     answers: list[dict[str, Any]] = []
     missing: list[str] = []
@@ -185,6 +190,20 @@ def store_session(kiosk: Kiosk, session_uuid: str, body: dict[str, Any]) -> Outc
         )
     if missing:
         return Outcome(409, "media not uploaded yet", sorted(set(missing)))
+    claimed = [started_at, *([finished_at] if finished_at else []), *(a["answered_at"] for a in answers)]
+    if not _believable(kiosk, claimed, received_at):
+        # Where the kiosk stands now, as its branch at the (unknown) time of the visit.
+        prior = _prior(session_uuid, kiosk, received_at)
+        session |= {
+            "started_at": received_at,
+            "finished_at": received_at,
+            "kiosk_started_at": started_at,
+            "clock_suspect": True,
+            "branch_id": prior.branch_id,
+            "location": prior.location,
+        }
+        for answer in answers:
+            answer |= {"answered_at": received_at, "branch_id": prior.branch_id}
     try:
         # Core inserts into the tables, not ORM objects: when many kiosks come back at once, this
         # is the hot path.
@@ -295,6 +314,28 @@ def _remember(version_id: int, questions: dict[int, QuestionShape]) -> None:
         if version_id not in cache.shapes and len(cache.shapes) >= cache.kept:
             cache.shapes.pop(next(iter(cache.shapes)))
         cache.shapes[version_id] = questions
+
+
+# Kiosk clocks are set over the network and may drift a little; more than this ahead is wrong.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def clock_offset(clock: Any, now: datetime) -> dict[str, int]:
+    """How far the kiosk's clock (as its heartbeat says it) is ahead of the server's, in seconds,
+    for the Kiosks page; nothing when the kiosk did not say or said something that is not a time."""
+    try:
+        return {"clock_offset_seconds": round((_time({"clock": clock}, "clock") - now).total_seconds())}
+    except (Invalid, OverflowError):
+        return {}
+
+
+def _believable(kiosk: Kiosk, claimed: list[datetime], now: datetime) -> bool:
+    """Whether a session's times fit the server's clock: not ahead of it, and not before the kiosk
+    was enrolled (it had no questionnaire before). A 2099 answer would top the inbox and escape
+    retention; a 1970 one would be purged at once. Old times after the enrollment are believed: a
+    kiosk may be offline for weeks, and an old answer taken as new would outlive the retention its
+    visitor was promised."""
+    return all(kiosk.created_at - CLOCK_SKEW <= moment <= now + CLOCK_SKEW for moment in claimed)
 
 
 def _uploaded_by(kiosk: Kiosk, sha256: str) -> bool:

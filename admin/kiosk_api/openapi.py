@@ -136,7 +136,13 @@ def spec() -> dict[str, Any]:
                             "enum": ["yes", "no", "unknown", None],
                             "description": "'Are you a member of the library?'; absent when not asked",
                         },
-                        "started_at": {"type": "string", "format": "date-time"},
+                        "started_at": {
+                            "type": "string",
+                            "format": "date-time",
+                            "description": "The kiosk's clock. If this, finished_at or an answered_at "
+                            "is more than 5 minutes ahead of the server or before the kiosk was enrolled, "
+                            "the session is stored with the server's receive time and flagged for staff.",
+                        },
                         "finished_at": {"type": ["string", "null"], "format": "date-time"},
                         "answers": {
                             "type": "array",
@@ -424,6 +430,11 @@ def spec() -> dict[str, Any]:
                                             "description": "why the microphone does not work (≤ 200)",
                                         },
                                         "config_etag": {"type": "string"},
+                                        "clock": {
+                                            "type": "string",
+                                            "format": "date-time",
+                                            "description": "the kiosk's clock; staff see how far it is off",
+                                        },
                                         "recorder_profile": {
                                             "type": "string",
                                             "description": "the recording profile this kiosk measured, "

@@ -192,8 +192,9 @@ def put_session(session_uuid: str) -> ResponseReturnValue:
 @kiosk_required
 def heartbeat() -> ResponseReturnValue:
     kiosk = current_kiosk()
-    kiosk.status = _status(_json())
+    body = _json()
     kiosk.last_heartbeat_at = utcnow()
+    kiosk.status = _status(body) | ingest.clock_offset(body.get("clock"), kiosk.last_heartbeat_at)
     db.session.commit()
     etag = configuration.etag_of(configuration.build(kiosk, utcnow().date()))
     return jsonify({"ok": True, "config_etag": etag})

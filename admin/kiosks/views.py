@@ -15,6 +15,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from admin.auth import admin_required, branch_filter
 from admin.extensions import db, limiter
 from admin.forms import choices
+from admin.kiosk_api.ingest import CLOCK_SKEW
 from admin.kiosks import operations
 from admin.models import Branch, Kiosk, utcnow
 
@@ -62,6 +63,7 @@ def index() -> ResponseReturnValue:
         approve_form=approve_form,
         move_form=move_form,
         silent_before=utcnow() - SILENT_AFTER,
+        clock_skew_seconds=int(CLOCK_SKEW.total_seconds()),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text
+from sqlalchemy import Enum, ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from admin.models.accounts import User
@@ -68,6 +68,11 @@ class Session(Base):
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The kiosk's clock was not believable (ahead of the server, before the kiosk's enrollment or
+    # older than the retention period): the session's and answers' times are the server's receive
+    # time, and what the kiosk claimed for the start is kept here only to show staff.
+    clock_suspect: Mapped[bool] = mapped_column(default=False, server_default=false())
+    kiosk_started_at: Mapped[datetime | None]
     # sha256 of the body the kiosk sent: the same body again is fine, another one is a conflict.
     body_sha256: Mapped[str | None] = mapped_column(String(64))
 

@@ -180,6 +180,7 @@ def test_the_heartbeat_reaches_the_kiosks_page(app: Flask, service: SyncService)
         assert kiosk is not None and kiosk.last_heartbeat_at is not None
         assert kiosk.status["outbox_depth"] == 1 and kiosk.status["microphone_ok"] is False
         assert kiosk.status["disk_free_bytes"] > 0 and kiosk.status["oldest_unsent_at"]
+        assert abs(kiosk.status["clock_offset_seconds"]) <= 5  # the kiosk said its time, on the same clock
 
 
 def test_the_heartbeat_carries_the_recorder_profile_to_the_kiosks_page(
