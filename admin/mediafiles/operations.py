@@ -124,17 +124,23 @@ def ensure_poster(media: Media) -> Media | None:
         frame = mediacheck.make_poster(store.path(media.sha256))
     except (mediacheck.BadMedia, OSError, av.error.FFmpegError):
         return None
-    with tempfile.TemporaryDirectory(dir=_scratch_dir()) as scratch:
-        path = Path(scratch) / "poster.jpg"
-        path.write_bytes(frame)
-        try:
+    placed: list[str] = []
+    try:
+        with tempfile.TemporaryDirectory(dir=_scratch_dir()) as scratch:
+            path = Path(scratch) / "poster.jpg"
+            path.write_bytes(frame)
             with db.session.begin_nested():
-                poster = store_checked(CheckedFile(path, Expect.PICTOGRAM, "image/jpeg"))
+                poster = store_checked(CheckedFile(path, Expect.PICTOGRAM, "image/jpeg"), placed=placed)
                 media.poster_sha256 = poster.sha256
-        except IntegrityError:
-            # Another request made the same poster at the same moment: use theirs.
-            db.session.refresh(media)
-            return db.session.get(Media, media.poster_sha256) if media.poster_sha256 else None
+    except IntegrityError:
+        # Another request made the same poster at the same moment: use theirs.
+        db.session.refresh(media)
+        return db.session.get(Media, media.poster_sha256) if media.poster_sha256 else None
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        remove_files(placed)  # no room for the poster now: staff see none, and it is made next time
+        return None
     return poster
 
 

@@ -24,6 +24,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from admin.extensions import db
+from admin.mediafiles.operations import Expect, store_path
 from admin.models import Branch, Media, Question, Role, Upload
 from tests.admin.helpers import MEDIA_SET, KeptOpen, csrf_token, login, new_kiosk, tuspy_uploader
 from tests.e2e.stack import AdminServer
@@ -211,3 +212,25 @@ def test_a_full_disk_during_a_staff_upload_says_so_and_leaves_no_file_without_a_
     response = client.post("/questions/new", data=form(), content_type="multipart/form-data")
     assert response.status_code == 302
     assert count(app, Question) == 1 and len(files_in_store(small_disk)) == count(app, Media) == 5
+
+
+def test_a_poster_that_finds_the_disk_full_is_made_later(
+    app: Flask, client: FlaskClient, make_user: Callable[..., object], small_disk: Path
+) -> None:
+    """A recording's poster is made when staff first look: on a full disk they get none (404), not a 500."""
+    with app.test_request_context():
+        recording = store_path(MEDIA_SET / "sample" / "answer-video.mp4", Expect.RECORDED_VIDEO)
+        db.session.commit()
+        sha256 = recording.sha256
+    make_user("boss@bieb.example", Role.ADMIN, locale="en")
+    login(client, "boss@bieb.example")
+    fill(small_disk, leave=0)
+    with client.get(f"/media/{sha256}/poster") as response:
+        assert response.status_code == 404
+    assert files_in_store(small_disk) == [f"{sha256[:2]}/{sha256[2:4]}/{sha256}"]
+    assert count(app, Media) == 1
+
+    (small_disk / FILLER).unlink()
+    with client.get(f"/media/{sha256}/poster") as response:
+        assert response.status_code == 200 and response.mimetype == "image/jpeg"
+    assert count(app, Media) == 2
