@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -26,7 +27,15 @@ from sqlalchemy import func, select
 from admin.extensions import db
 from admin.mediafiles.operations import Expect, store_path
 from admin.models import Branch, Media, Question, Role, Upload
-from tests.admin.helpers import MEDIA_SET, KeptOpen, csrf_token, login, new_kiosk, tuspy_uploader
+from tests.admin.helpers import (
+    MEDIA_SET,
+    PASSWORD,
+    KeptOpen,
+    login,
+    new_kiosk,
+    next_code,
+    tuspy_uploader,
+)
 from tests.e2e.stack import AdminServer
 from tests.support.net import free_port
 
@@ -175,42 +184,75 @@ def _png(size: int) -> bytes:
     return out.getvalue()
 
 
+class Staff:
+    """A staff member signed in through gunicorn's login form and two-step code.
+
+    In production the session cookie is Secure: requests keeps it but sends it only over https,
+    so on 127.0.0.1 without TLS it is sent by hand (and redirects are followed by the test).
+    """
+
+    def __init__(self, base: str, app: Flask, email: str) -> None:
+        self.base, self.http = base, requests.Session()
+        self.post("/login", {"email": email, "password": PASSWORD, "csrf_token": self.csrf("/login")})
+        self.post("/login/code", {"code": next_code(app, email), "csrf_token": self.csrf("/login/code")})
+        assert "/logout" in self.get("/").text
+
+    def _cookies(self) -> dict[str, str]:
+        return {"Cookie": "; ".join(f"{c.name}={c.value}" for c in self.http.cookies)}
+
+    def get(self, path: str) -> requests.Response:
+        return self.http.get(self.base + path, headers=self._cookies(), timeout=30, allow_redirects=False)
+
+    def post(self, path: str, data: dict[str, str], **files: tuple[str, bytes]) -> requests.Response:
+        return self.http.post(
+            self.base + path,
+            data=data,
+            files=files,
+            headers=self._cookies(),
+            timeout=60,
+            allow_redirects=False,
+        )
+
+    def csrf(self, path: str) -> str:
+        match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', self.get(path).text)
+        assert match, f"no CSRF token on {path}"
+        return match.group(1)
+
+
 def test_a_full_disk_during_a_staff_upload_says_so_and_leaves_no_file_without_a_row(
-    app: Flask, client: FlaskClient, make_user: Callable[..., object], small_disk: Path
+    app: Flask, gunicorn: str, make_user: Callable[..., object], small_disk: Path
 ) -> None:
     make_user("boss@bieb.example", Role.ADMIN, locale="en")
-    login(client, "boss@bieb.example")
+    staff = Staff(gunicorn, app, "boss@bieb.example")
     pictograms = [_png(180), _png(180)]
     video = VIDEO.read_bytes()
 
-    def form() -> dict[str, object]:
-        fields: dict[str, object] = {
-            "csrf_token": csrf_token(client, "/questions/new"),
+    def create_question() -> requests.Response:
+        fields = {
+            "csrf_token": staff.csrf("/questions/new"),
             "name": "Vol",
             "kind": "choice",
             "language": "nl",
-            "video": (io.BytesIO(video), "vraag.mp4"),
-            "subtitles": (io.BytesIO(SUBTITLES.read_bytes()), "vraag.vtt"),
         }
+        files = {"video": ("vraag.mp4", video), "subtitles": ("vraag.vtt", SUBTITLES.read_bytes())}
         for number, picture in enumerate(pictograms):
-            fields[f"options-{number}-value"] = f"v{number}"
-            fields[f"options-{number}-label"] = f"Kaart {number}"
-            fields[f"options-{number}-pictogram"] = (io.BytesIO(picture), f"kaart{number}.png")
-        return fields
+            fields |= {f"options-{number}-value": f"v{number}", f"options-{number}-label": f"Kaart {number}"}
+            files[f"options-{number}-pictogram"] = (f"kaart{number}.png", picture)
+        return staff.post("/questions/new", fields, **files)
 
     # Room to stage every file and store the pictograms, not to store the video after them.
     staged = len(video) + SUBTITLES.stat().st_size + sum(map(len, pictograms))
     fill(small_disk, leave=staged + sum(map(len, pictograms)) + len(video) // 2)
-    response = client.post("/questions/new", data=form(), content_type="multipart/form-data")
+    response = create_question()
     assert response.status_code == 200
-    page = response.get_data(as_text=True)
-    assert 'class="flash flash-error"' in page and "disk is full" in page
+    assert 'class="flash flash-error"' in response.text and "disk is full" in response.text
     assert files_in_store(small_disk) == []
     assert (count(app, Media), count(app, Question)) == (0, 0)
 
     (small_disk / FILLER).unlink()
-    response = client.post("/questions/new", data=form(), content_type="multipart/form-data")
+    response = create_question()
     assert response.status_code == 302
+    assert "Question Vol saved" in staff.get(response.headers["Location"]).text
     assert count(app, Question) == 1 and len(files_in_store(small_disk)) == count(app, Media) == 5
 
 
