@@ -276,3 +276,27 @@ def test_a_poster_that_finds_the_disk_full_is_made_later(
     with client.get(f"/media/{sha256}/poster") as response:
         assert response.status_code == 200 and response.mimetype == "image/jpeg"
     assert count(app, Media) == 2
+
+
+def test_a_sealed_recording_with_no_room_to_open_is_507_and_completes_once_there_is(
+    app: Flask, client: FlaskClient, kiosk_token: str, small_disk: Path
+) -> None:
+    """The last chunk fits, the plaintext opened from it does not: the chunk is taken back."""
+    from tests.admin.test_sealed_uploads import sealed_bytes, server_public_key
+    from tests.admin.test_uploads import KioskAuth, create, head_offset, patch
+
+    kiosk = KioskAuth(0, kiosk_token)
+    plaintext = RECORDING.read_bytes()
+    sealed = sealed_bytes(plaintext, server_public_key(app))
+    fill(small_disk, leave=len(sealed) + len(plaintext) // 2)
+    created = create(client, kiosk, sealed, sealed="1", plain_sha256=hashlib.sha256(plaintext).hexdigest())
+    url, half = str(created.headers["Location"]), len(sealed) // 2
+    assert patch(client, kiosk, url, 0, sealed[:half]).status_code == 204
+    refused = patch(client, kiosk, url, half, sealed[half:])
+    assert refused.status_code == 507 and "disk is full" in refused.get_json()["error"]
+    assert head_offset(client, kiosk, url) == half
+    assert not list((small_disk / "uploads").glob("*.plain.part")) and count(app, Media) == 0
+
+    (small_disk / FILLER).unlink()
+    assert patch(client, kiosk, url, half, sealed[half:]).status_code == 204
+    assert count(app, Media) == 1
