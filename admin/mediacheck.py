@@ -32,6 +32,13 @@ PROMPT_LIMITS = Limits(seconds=180.0, video_bytes=150 * MB, audio_bytes=20 * MB)
 RECORDING_LIMITS = Limits(seconds=660.0, video_bytes=300 * MB, audio_bytes=60 * MB)
 MAX_SUBTITLE_BYTES = 256 * 1024
 MAX_PICTOGRAM_BYTES = 2 * 1024 * 1024
+# Pixel limits, checked from the file's header before anything is decoded: a few KB of PNG can
+# claim 30000×30000 pixels (3.6 GB once decoded), a video frame of 8192×8192 cost a worker ~950 MB.
+MAX_PICTOGRAM_SIDE = 4096
+# Full HD in either orientation: the kiosk's screen and camera never need more.
+MAX_VIDEO_LONG_SIDE = 1920
+MAX_VIDEO_SHORT_SIDE = 1080
+MAX_VIDEO_FPS = 60
 
 _TIMING = re.compile(
     r"^(?:(\d+):)?([0-5]\d):([0-5]\d)\.(\d{3})\s+-->\s+(?:(\d+):)?([0-5]\d):([0-5]\d)\.(\d{3})(?:\s.*)?$"
@@ -56,14 +63,57 @@ def _check_size(path: Path, limit: int) -> None:
         raise BadMedia(_("This file is too large: at most %(mb)d MB.", mb=limit // MB))
 
 
+# The decoders themselves refuse larger frames: a stream may change its size after the header
+# that _check_video_frame read. They count coded sizes, padded to whole macroblocks (1080 → 1088,
+# more in portrait): hence the margin.
+_DECODER_OPTIONS = {"max_pixels": str((MAX_VIDEO_LONG_SIDE + 64) * (MAX_VIDEO_SHORT_SIDE + 64))}
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    # For the decoders av.open uses to probe the streams, then for the ones that decode later.
+    container = av.open(str(path), options=_DECODER_OPTIONS)
+    for stream in container.streams.video:
+        if stream.codec_context is not None:
+            stream.codec_context.options = dict(_DECODER_OPTIONS)
+    return container
+
+
+def _check_video_frame(stream: av.video.stream.VideoStream) -> None:
+    """Refuse frames larger than full HD or faster than 60 per second, from the header alone."""
+    if stream.codec_context is None:  # no decoder for it (a picture named .mp4)
+        raise BadMedia(_("This file is not a video we can play."))
+    width, height = stream.codec_context.width, stream.codec_context.height
+    if max(width, height) > MAX_VIDEO_LONG_SIDE or min(width, height) > MAX_VIDEO_SHORT_SIDE:
+        raise BadMedia(
+            _(
+                "This video is %(width)d×%(height)d pixels; at most %(long)d×%(short)d are allowed.",
+                width=width,
+                height=height,
+                long=MAX_VIDEO_LONG_SIDE,
+                short=MAX_VIDEO_SHORT_SIDE,
+            )
+        )
+    # Not guessed_rate: for browser-made WebM that is the time base (1000), not frames.
+    rate = stream.average_rate
+    if rate is not None and float(rate) > MAX_VIDEO_FPS:
+        raise BadMedia(
+            _(
+                "This video has %(fps)d frames per second; at most %(max)d are allowed.",
+                fps=round(rate),
+                max=MAX_VIDEO_FPS,
+            )
+        )
+
+
 def inspect_video(path: Path, limits: Limits = PROMPT_LIMITS) -> VideoInfo:
     _check_size(path, limits.video_bytes)
     try:
-        with av.open(str(path)) as container:
+        with _open(path) as container:
             if not container.streams.video:
                 raise BadMedia(_("This file has no video in it."))
             stream = container.streams.video[0]
             duration = _duration(container, stream)
+            _check_video_frame(stream)
             # Decoding one frame proves the codec is really there and readable.
             next(container.decode(stream), None)
             width, height = stream.codec_context.width, stream.codec_context.height
@@ -89,9 +139,13 @@ def inspect_audio(path: Path, limits: Limits = PROMPT_LIMITS) -> float:
     """Duration in seconds of a file that holds sound."""
     _check_size(path, limits.audio_bytes)
     try:
-        with av.open(str(path)) as container:
+        with _open(path) as container:
             if not container.streams.audio:
                 raise BadMedia(_("This file has no sound in it."))
+            # A voice answer (or a spoken label) must never show a face: no picture track at all,
+            # not even a cover image.
+            if container.streams.video:
+                raise BadMedia(_("A sound file must hold sound only; this one also has pictures."))
             duration = _duration(container, container.streams.audio[0])
     except av.error.FFmpegError as exc:
         raise BadMedia(_("This file is not a sound file we can play.")) from exc
@@ -108,7 +162,7 @@ def _duration(container: av.container.InputContainer, stream: av.stream.Stream) 
 
 def make_poster(path: Path, at_seconds: float = 1.0, width: int = 640) -> bytes:
     """A JPEG of the frame about ``at_seconds`` in (or the last one before the end)."""
-    with av.open(str(path)) as container:
+    with _open(path) as container:
         stream = container.streams.video[0]
         chosen = None
         for frame in container.decode(stream):
@@ -192,6 +246,20 @@ def _svg_can_act(root: ElementTree.Element) -> bool:
     return False
 
 
+def _too_many_pixels(width: int, height: int) -> BadMedia:
+    side = MAX_PICTOGRAM_SIDE
+    if not width:
+        return BadMedia(_("This picture has too many pixels: at most %(side)d×%(side)d.", side=side))
+    return BadMedia(
+        _(
+            "This picture is %(width)d×%(height)d pixels; at most %(side)d×%(side)d are allowed.",
+            width=width,
+            height=height,
+            side=side,
+        )
+    )
+
+
 def check_pictogram(data: bytes) -> str:
     """The content type of a pictogram (SVG, PNG, JPEG or WebP)."""
     if len(data) > MAX_PICTOGRAM_BYTES:
@@ -210,9 +278,16 @@ def check_pictogram(data: bytes) -> str:
             )
         return "image/svg+xml"
     try:
+        # Image.open reads the header only; the size is known before a pixel is decoded.
         with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            if max(width, height) > MAX_PICTOGRAM_SIDE:
+                raise _too_many_pixels(width, height)
             image.verify()
             kind = (image.format or "").lower()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Pillow's own guard, for sizes far past ours (a warning, raised where warnings are errors).
+        raise _too_many_pixels(0, 0) from exc
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise BadMedia(_("This file is not a picture we can show.")) from exc
     if kind not in ("png", "jpeg", "webp"):

@@ -6,6 +6,7 @@ from a user never reaches the file system.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -19,6 +20,13 @@ from flask import Flask, current_app
 
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 MEDIA_FILE_MODE = 0o640
+# A write that fails for want of room: a full disk, a full quota, or a file-size limit
+# (RLIMIT_FSIZE, which gives EFBIG).
+_DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in _DISK_FULL_ERRNOS
 
 
 class MediaStore(Protocol):

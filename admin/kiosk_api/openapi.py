@@ -55,11 +55,14 @@ PATCH_ERRORS = _status(
     "415",
     "not application/offset+octet-stream",
     "422",
-    "not the declared media, or a sealed one that does not open; deleted",
+    "not the declared media (beyond 1920×1080 pixels either way or 60 frames/s; an audio/mp4 "
+    "with pictures), or a sealed one that does not open; deleted",
     "423",
     "another request is writing; retry",
     "460",
     "checksum mismatch; chunk dropped (or whole file: upload deleted)",
+    "507",
+    "the server's disk is full: this chunk was dropped, the offset is as before; resume later",
 )
 UPLOAD_ID = {"name": "upload_id", "in": "path", "required": True, "schema": UUID}
 SEALING_KEY = {"$ref": "#/components/schemas/SealingKey"}
@@ -374,7 +377,10 @@ def spec() -> dict[str, Any]:
                         "206": {"description": "part of the file", "content": {"*/*": {}}},
                         "304": {"description": "unchanged"},
                         "404": _error("no such question media"),
-                        "416": {"description": "range not satisfiable"},
+                        "416": {
+                            "description": "range not satisfiable, or several ranges in one request "
+                            "(multi-range is not served: ask for one range at a time)"
+                        },
                         **UNAUTHORIZED,
                     },
                 }
@@ -486,6 +492,7 @@ def spec() -> dict[str, Any]:
                         "412": {"description": "wrong tus version"},
                         "413": {"description": "too large"},
                         "415": {"description": "not video/mp4 or audio/mp4"},
+                        "507": {"description": "the server's disk is full; try again later"},
                         **UNAUTHORIZED,
                     },
                 },
@@ -495,7 +502,7 @@ def spec() -> dict[str, Any]:
                     "summary": "tus: how much the server has",
                     "parameters": [UPLOAD_ID, TUS_VERSION],
                     "responses": {
-                        "200": {"description": "Upload-Offset and Upload-Length"},
+                        "200": {"description": "Upload-Offset, Upload-Length, Upload-Metadata as sent"},
                         **_status(
                             "404",
                             "unknown upload",

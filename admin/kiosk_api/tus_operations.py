@@ -148,6 +148,23 @@ def encode_metadata(meta: dict[str, Any]) -> str:
     )
 
 
+# Beside the keys the server uses, the Upload-Metadata header as the client sent it: tus 1.0.0
+# says a HEAD returns it so. No client key can take this name: only METADATA_KEYS are kept.
+CLIENT_HEADER_KEY = "tus:client-header"
+
+
+def upload_metadata(header: str) -> dict[str, str]:
+    """What an upload keeps of its ``Upload-Metadata`` header: the checked keys, and the header."""
+    return {**recording_metadata(parse_metadata(header)), CLIENT_HEADER_KEY: header}
+
+
+def client_metadata(upload: Upload) -> str:
+    """The Upload-Metadata header for a HEAD (rebuilt for uploads made before it was kept)."""
+    if CLIENT_HEADER_KEY in upload.meta:
+        return str(upload.meta[CLIENT_HEADER_KEY])
+    return encode_metadata(upload.meta)
+
+
 def recording_metadata(raw: dict[str, str]) -> dict[str, str]:
     """The metadata a kiosk must send with a recording, checked; raises ``TusError``."""
     filetype = raw.get("filetype", "")

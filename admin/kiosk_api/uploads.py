@@ -25,6 +25,7 @@ from admin.kiosk_api.blueprint import bp
 from admin.kiosk_api.tus_operations import TusError, purge_expired_uploads
 from admin.kiosks.tokens import hash_secret
 from admin.models import Upload
+from admin.storage import is_disk_full
 
 __all__ = ["purge_expired_uploads"]
 
@@ -62,6 +63,14 @@ def tus_endpoint(view: Callable[P, ResponseReturnValue]) -> Callable[P, Response
             except HTTPException as exc:  # e.g. a body larger than the request may carry
                 db.session.rollback()
                 response = _error(exc.code or 400, exc.description or exc.name)
+            except OSError as exc:
+                if not is_disk_full(exc):
+                    raise
+                # The chunk was cut back to the last offset the kiosk was told (receive_chunk), so
+                # it resumes from there once there is room again.
+                db.session.rollback()
+                current_app.logger.error("media disk full during a kiosk upload: %s", exc)
+                response = _error(507, "the server's disk is full; keep the recording and try again later")
         return response
 
     _TUS_ENDPOINTS.add(f"{bp.name}.{view.__name__}")
@@ -152,7 +161,7 @@ def create_upload() -> ResponseReturnValue:
         raise TusError(400, "Upload-Defer-Length is not supported: send Upload-Length")
     length = _uint_header("Upload-Length")
     tus.check_length(length)  # before the metadata: the spec's 413 is about the size alone
-    meta = tus.recording_metadata(tus.parse_metadata(request.headers.get("Upload-Metadata", "")))
+    meta = tus.upload_metadata(request.headers.get("Upload-Metadata", ""))
     upload = tus.create_upload(current_kiosk(), length, meta)
     response = make_response("", 201)
     # Relative: tuspy and tus-js-client resolve it against the creation URL, and it stays right
@@ -205,7 +214,7 @@ def _status(upload_id: str) -> ResponseReturnValue:
     response = make_response("", 200)
     response.headers.update(_offset_headers(upload, offset))
     response.headers["Upload-Length"] = str(upload.length)
-    response.headers["Upload-Metadata"] = tus.encode_metadata(upload.meta)
+    response.headers["Upload-Metadata"] = tus.client_metadata(upload)
     return response
 
 

@@ -2,7 +2,9 @@
 
 Uploads are checked in two steps so that a form with several files stores none of them when one
 is bad: ``Staging.add`` copies and checks each file into a scratch folder, then ``Staging.store``
-puts them into the media store. The scratch folder goes away in every case.
+puts them into the media store, and ``Staging.commit`` commits their rows. Files the request put
+into the store are removed again unless that commit happened (a bad file after them, a full disk),
+so the store never keeps a file without a row. The scratch folder goes away in every case.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from typing import BinaryIO
 
 import av.error
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from admin import mediacheck
 from admin.extensions import db
 from admin.models import Answer, Media, Upload
-from admin.storage import media_store
+from admin.storage import is_disk_full, media_store, sha256_of
 
 
 class Expect(enum.Enum):
@@ -61,9 +64,26 @@ def check_path(path: Path, expect: Expect) -> CheckedFile:
     return CheckedFile(path, expect, "audio/mp4", duration=mediacheck.inspect_audio(path, limits))
 
 
-def store_checked(checked: CheckedFile, sha256: str | None = None) -> Media:
-    """Put a checked file into the store with its row; ``sha256`` when the caller verified it."""
-    sha256, size = media_store().put_file(checked.path, sha256)
+class DiskFull(mediacheck.BadMedia):
+    """The media disk has no room for an upload; nothing of it was kept."""
+
+    def __init__(self) -> None:
+        super().__init__(_("The server's disk is full: nothing was saved. Please tell the administrator."))
+
+
+def store_checked(checked: CheckedFile, sha256: str | None = None, placed: list[str] | None = None) -> Media:
+    """Put a checked file into the store with its row; ``sha256`` when the caller verified it.
+
+    ``placed`` gets the sha256 of every file this call added to the store (not there before), so
+    a caller whose commit does not happen can take them out again.
+    """
+    store = media_store()
+    if sha256 is None:
+        sha256 = sha256_of(checked.path)[0]
+    new = not store.exists(sha256)
+    sha256, size = store.put_file(checked.path, sha256)
+    if new and placed is not None:
+        placed.append(sha256)
     media = db.session.get(Media, sha256)
     if media is None:
         media = Media(
@@ -80,7 +100,8 @@ def store_checked(checked: CheckedFile, sha256: str | None = None) -> Media:
         with tempfile.TemporaryDirectory(dir=_scratch_dir()) as scratch:
             poster = Path(scratch) / "poster.jpg"
             poster.write_bytes(mediacheck.make_poster(checked.path))
-            media.poster_sha256 = store_checked(CheckedFile(poster, Expect.PICTOGRAM, "image/jpeg")).sha256
+            poster_media = store_checked(CheckedFile(poster, Expect.PICTOGRAM, "image/jpeg"), placed=placed)
+            media.poster_sha256 = poster_media.sha256
     db.session.flush()
     return media
 
@@ -103,34 +124,65 @@ def ensure_poster(media: Media) -> Media | None:
         frame = mediacheck.make_poster(store.path(media.sha256))
     except (mediacheck.BadMedia, OSError, av.error.FFmpegError):
         return None
-    with tempfile.TemporaryDirectory(dir=_scratch_dir()) as scratch:
-        path = Path(scratch) / "poster.jpg"
-        path.write_bytes(frame)
-        try:
+    placed: list[str] = []
+    try:
+        with tempfile.TemporaryDirectory(dir=_scratch_dir()) as scratch:
+            path = Path(scratch) / "poster.jpg"
+            path.write_bytes(frame)
             with db.session.begin_nested():
-                poster = store_checked(CheckedFile(path, Expect.PICTOGRAM, "image/jpeg"))
+                poster = store_checked(CheckedFile(path, Expect.PICTOGRAM, "image/jpeg"), placed=placed)
                 media.poster_sha256 = poster.sha256
-        except IntegrityError:
-            # Another request made the same poster at the same moment: use theirs.
-            db.session.refresh(media)
-            return db.session.get(Media, media.poster_sha256) if media.poster_sha256 else None
+    except IntegrityError:
+        # Another request made the same poster at the same moment: use theirs.
+        db.session.refresh(media)
+        return db.session.get(Media, media.poster_sha256) if media.poster_sha256 else None
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        remove_files(placed)  # no room for the poster now: staff see none, and it is made next time
+        return None
     return poster
 
 
 class Staging:
-    """A scratch folder for the uploads of one request."""
+    """A scratch folder for the uploads of one request, and the files it put into the store.
+
+    A full disk while copying or storing becomes ``DiskFull`` (a ``BadMedia``, so the form says
+    so). Leaving the block without ``commit`` rolls the session back and removes the files this
+    request added to the store that no committed row names.
+    """
 
     def __init__(self) -> None:
         self._dir = tempfile.TemporaryDirectory(dir=_scratch_dir())
         self._count = 0
+        self._placed: list[str] = []
+        self._committed = False
 
     def add(self, stream: BinaryIO, expect: Expect) -> CheckedFile:
         self._count += 1
         path = Path(self._dir.name) / f"upload-{self._count}"
-        with path.open("wb") as out:
-            while chunk := stream.read(1024 * 1024):
-                out.write(chunk)
+        try:
+            with path.open("wb") as out:
+                while chunk := stream.read(1024 * 1024):
+                    out.write(chunk)
+        except OSError as exc:
+            path.unlink(missing_ok=True)  # the room it took is what the next request needs
+            if is_disk_full(exc):
+                raise DiskFull() from exc
+            raise
         return check_path(path, expect)
+
+    def store(self, checked: CheckedFile) -> Media:
+        try:
+            return store_checked(checked, placed=self._placed)
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise DiskFull() from exc
+            raise
+
+    def commit(self) -> None:
+        db.session.commit()
+        self._committed = True
 
     def __enter__(self) -> Staging:
         return self
@@ -141,7 +193,14 @@ class Staging:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._dir.cleanup()
+        try:
+            if not self._committed and self._placed:
+                db.session.rollback()
+                # Another request may have stored the same file and committed its row meanwhile.
+                kept = set(db.session.scalars(select(Media.sha256).where(Media.sha256.in_(self._placed))))
+                remove_files(sha for sha in self._placed if sha not in kept)
+        finally:
+            self._dir.cleanup()
 
 
 def _scratch_dir() -> Path:

@@ -65,6 +65,7 @@ def send_media(media: Media, recording: bool = False) -> Response:
     """The file itself, with Range requests; or, behind nginx, a pointer nginx serves from disk.
 
     A visitor's recording is never kept in a browser's cache: after sign-out or erasure it must be gone.
+    One range per request: several ranges in one (multi-range) get 416, as the kiosk API says too.
     """
     cache = "private, no-store" if recording else "private, max-age=3600"
     sha256 = media.sha256

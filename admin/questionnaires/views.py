@@ -27,7 +27,7 @@ from admin.auth import admin_required
 from admin.extensions import db
 from admin.forms import choices
 from admin.mediacheck import BadMedia
-from admin.mediafiles.operations import Expect, Staging, store_checked
+from admin.mediafiles.operations import Expect, Staging
 from admin.models import Branch, Media, Question, Questionnaire, questionnaire_branches
 from admin.questionnaires import operations
 
@@ -151,7 +151,7 @@ def _activity_media(form: QuestionnaireForm, staging: Staging) -> dict[str, Medi
     media = {}
     for field, expect in ((form.activity_pictogram, Expect.PICTOGRAM), (form.activity_audio, Expect.AUDIO)):
         if field.data and getattr(field.data, "filename", ""):
-            media[field.name] = store_checked(staging.add(field.data.stream, expect))
+            media[field.name] = staging.store(staging.add(field.data.stream, expect))
     return media
 
 
@@ -197,11 +197,11 @@ def create() -> ResponseReturnValue:
         try:
             with Staging() as staging:
                 questionnaire = operations.create_questionnaire(_plan(form, staging))
+                staging.commit()
         except (operations.QuestionnaireError, BadMedia) as error:
             db.session.rollback()
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(_("Questionnaire %(name)s saved.", name=questionnaire.name), "info")
             return redirect(url_for("questionnaires.detail", questionnaire_id=questionnaire.id))
     return render_template("questionnaires/form.html", form=form, questionnaire=None)
@@ -223,11 +223,11 @@ def edit(questionnaire_id: int) -> ResponseReturnValue:
         try:
             with Staging() as staging:
                 new_version = operations.update_questionnaire(questionnaire, _plan(form, staging))
+                staging.commit()
         except (operations.QuestionnaireError, BadMedia) as error:
             db.session.rollback()
             flash(str(error), "error")
         else:
-            db.session.commit()
             if new_version:
                 flash(
                     _(

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from admin.auth import admin_required
 from admin.extensions import db
 from admin.mediacheck import BadMedia
-from admin.mediafiles.operations import Expect, Staging, store_checked
+from admin.mediafiles.operations import Expect, Staging
 from admin.models import Question, QuestionKind
 from admin.questions import operations
 from admin.questions.forms import PromptForm, QuestionForm
@@ -56,7 +56,7 @@ def create() -> ResponseReturnValue:
                         )
                     pictograms.append(staging.add(option.pictogram.data.stream, Expect.PICTOGRAM))
                 options = [
-                    operations.OptionInput(o.value.data.strip(), o.label.data.strip(), store_checked(p))
+                    operations.OptionInput(o.value.data.strip(), o.label.data.strip(), staging.store(p))
                     for o, p in zip(filled, pictograms, strict=True)
                 ]
                 question = operations.create_question(
@@ -64,15 +64,15 @@ def create() -> ResponseReturnValue:
                     kind,
                     form.language.data or "nl",
                     form.text.data or "",
-                    store_checked(video),
-                    store_checked(subtitles),
+                    staging.store(video),
+                    staging.store(subtitles),
                     options,
                 )
             except (BadMedia, operations.QuestionError) as error:
                 db.session.rollback()
                 flash(str(error), "error")
             else:
-                db.session.commit()
+                staging.commit()
                 flash(_("Question %(name)s saved.", name=question.name), "info")
                 return redirect(url_for("questions.detail", question_id=question.id))
     return render_template("questions/form.html", form=form)
@@ -92,14 +92,14 @@ def detail(question_id: int) -> ResponseReturnValue:
                     question,
                     form.language.data or "nl",
                     form.text.data or "",
-                    store_checked(video),
-                    store_checked(subtitles),
+                    staging.store(video),
+                    staging.store(subtitles),
                 )
             except BadMedia as error:
                 db.session.rollback()
                 flash(str(error), "error")
             else:
-                db.session.commit()
+                staging.commit()
                 flash(_("Video saved."), "info")
                 return redirect(url_for("questions.detail", question_id=question.id))
     return render_template("questions/detail.html", question=question, form=form)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import pyotp
 from flask import Flask
@@ -90,3 +93,52 @@ def browser_sign_in(page: Page, base: str, email: str, password: str = PASSWORD)
         page.locator("input[name=code]").fill(next_code(LIVE_APPS[base], email))
         page.get_by_role("button", name="Inloggen").click()
         page.wait_for_load_state()
+
+
+class KeptOpen(io.FileIO):
+    """The recording for tuspy, which this test closes (with ``contextlib.closing``).
+
+    tuspy leaks the files it opens itself from ``file_path`` (a ResourceWarning), and closes a
+    given ``file_stream`` with ``with`` after fingerprinting it, though it reads it again later.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, "rb")
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def new_kiosk(app: Flask, branch_id: int) -> str:
+    """An enrolled kiosk in the branch; its bearer token."""
+    from admin.extensions import db
+    from admin.kiosks.tokens import hash_secret, new_token
+    from admin.models import Kiosk
+
+    token = new_token()
+    with app.app_context():
+        db.session.add(Kiosk(name=f"Kiosk {token[:6]}", branch_id=branch_id, token_hash=hash_secret(token)))
+        db.session.commit()
+    return token
+
+
+def tuspy_uploader(
+    endpoint: str, token: str, recording: KeptOpen, chunk: int, urls: Any, **options: Any
+) -> Any:
+    """A tuspy uploader of a kiosk recording (video/mp4 unless ``metadata`` says otherwise), which
+    keeps its URL in ``urls`` so that a new uploader of the same file resumes it."""
+    from tusclient.client import TusClient
+
+    recording.seek(0)
+    metadata = {"filetype": "video/mp4", "sha256": hashlib.sha256(recording.read()).hexdigest()}
+    recording.seek(0)
+    client = TusClient(endpoint, headers={"Authorization": f"Bearer {token}"})
+    metadata.update(options.pop("metadata", {}))
+    return client.uploader(
+        file_stream=recording,
+        chunk_size=chunk,
+        metadata=metadata,
+        store_url=True,
+        url_storage=urls,
+        **options,
+    )

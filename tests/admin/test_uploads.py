@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.client
-import io
 import itertools
 import os
 import socket
@@ -42,7 +41,7 @@ from admin.kiosks.tokens import hash_secret, new_token
 from admin.models import Branch, Kiosk, Media, Upload, utcnow
 from admin.resumable_sha256 import ResumableSha256
 from admin.storage import media_store
-from tests.admin.helpers import MEDIA_SET
+from tests.admin.helpers import MEDIA_SET, KeptOpen, tuspy_uploader
 
 VIDEO = MEDIA_SET / "sample" / "answer-video.mp4"
 VOICE = MEDIA_SET / "sample" / "answer-voice.m4a"
@@ -257,6 +256,7 @@ def test_creation_makes_a_row_and_an_empty_part_file(
         "filetype": "video/mp4",
         "sha256": sha256_hex(data),
         "answer": answer,
+        tus_operations.CLIENT_HEADER_KEY: metadata(data, answer=answer),
     }
     assert partial_file(app, url).stat().st_size == 0
 
@@ -269,6 +269,25 @@ def test_creation_makes_a_row_and_an_empty_part_file(
     assert "Upload-Expires" in head.headers
     sent_back = tus_operations.parse_metadata(head.headers["Upload-Metadata"])
     assert sent_back["sha256"] == sha256_hex(data) and sent_back["answer"] == answer
+
+
+def test_head_returns_upload_metadata_exactly_as_the_client_sent_it(
+    client: FlaskClient, app: Flask, kiosk: KioskAuth
+) -> None:
+    """tus 1.0.0: the server MUST return Upload-Metadata as sent, with keys it does not use (#13)."""
+    data = VOICE.read_bytes()
+    # Keys the server ignores, a key without a value, another order than the server's own.
+    sent = f"sha256 {b64(sha256_hex(data))},kioskVersion {b64('2.4.1')},empty,filetype {b64('audio/mp4')}"
+    response = client.post(
+        ENDPOINT, headers=kiosk.headers(Upload_Length=str(len(data)), Upload_Metadata=sent)
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)
+    url = str(response.headers["Location"])
+    head = client.head(url, headers=kiosk.headers())
+    assert head.status_code == 200
+    assert head.headers["Upload-Metadata"] == sent
+    row = upload_row(app, url)
+    assert row is not None and "kioskVersion" not in row.meta  # kept as sent, not used
 
 
 @pytest.mark.parametrize(
@@ -809,24 +828,9 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_PROXY", "*")
 
 
-class KeptOpen(io.FileIO):
-    """The recording for tuspy, which this test closes (with ``contextlib.closing``).
-
-    tuspy leaks the files it opens itself from ``file_path`` (a ResourceWarning), and closes a
-    given ``file_stream`` with ``with`` after fingerprinting it, though it reads it again later.
-    """
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, "rb")
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
 def test_tuspy_uploads_is_interrupted_and_resumes(
     live_server: str, app: Flask, kiosk: KioskAuth, tmp_path: Path, loopback_only: None
 ) -> None:
-    from tusclient.client import TusClient
     from tusclient.storage.filestorage import FileStorage
 
     data = VIDEO.read_bytes()
@@ -834,13 +838,13 @@ def test_tuspy_uploads_is_interrupted_and_resumes(
     urls = FileStorage(str(tmp_path / "tus-urls.json"))
 
     def uploader(recording: KeptOpen) -> Any:
-        client = TusClient(f"{live_server}{ENDPOINT}", headers={"Authorization": f"Bearer {kiosk.token}"})
-        return client.uploader(
-            file_stream=recording,
-            chunk_size=chunk,
-            metadata={"filename": VIDEO.name, "filetype": "video/mp4", "sha256": sha256_hex(data)},
-            store_url=True,
-            url_storage=urls,
+        return tuspy_uploader(
+            f"{live_server}{ENDPOINT}",
+            kiosk.token,
+            recording,
+            chunk,
+            urls,
+            metadata={"filename": VIDEO.name},
             upload_checksum=True,
         )
 
