@@ -50,7 +50,7 @@ def _visible(sha256: str) -> tuple[Media, bool]:
         .join(Media, Media.sha256 == Answer.media_sha256)
         .where(Media.poster_sha256 == sha256)
     )
-    branches = db.session.scalars(union(recording, poster_of)).all()
+    branches = list(db.session.scalars(union(recording, poster_of)))
     if not branches and media.is_recording:
         # Uploaded, not yet in a session (or never to be): only the uploading kiosk's branch.
         kiosk = db.session.get(Kiosk, media.kiosk_id) if media.kiosk_id is not None else None

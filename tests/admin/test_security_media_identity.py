@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select, text, update
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import func, inspect, select, text, update
 from werkzeug.test import TestResponse
 
 from admin.extensions import db
@@ -372,6 +373,12 @@ def test_a_recording_no_answer_names_yet_is_seen_only_in_the_kiosk_s_branch(
     sha = hashlib.sha256(data).hexdigest()
     assert upload(client, roden, data, "video/mp4").status_code == 204
 
+    borger = app.test_client()
+    login(borger, STAFF_BORGER)
+    for path in (f"/media/{sha}", f"/media/{sha}/poster"):
+        with borger.get(path) as response:
+            assert response.status_code == 404, path
+
     login(client, STAFF_RODEN)
     with client.get(f"/media/{sha}/poster") as poster:
         assert poster.status_code == 200
@@ -382,12 +389,8 @@ def test_a_recording_no_answer_names_yet_is_seen_only_in_the_kiosk_s_branch(
         media = db.session.get(Media, sha)
         assert media is not None and media.poster_sha256
         poster_sha = media.poster_sha256
-
-    borger = app.test_client()
-    login(borger, STAFF_BORGER)
-    for path in (f"/media/{sha}", f"/media/{sha}/poster", f"/media/{poster_sha}"):
-        with borger.get(path) as response:
-            assert response.status_code == 404, path
+    with borger.get(f"/media/{poster_sha}") as response:
+        assert response.status_code == 404
 
 
 def age(app: Flask, sha: str, hours: float) -> None:
@@ -402,7 +405,6 @@ def age(app: Flask, sha: str, hours: float) -> None:
 def test_retention_removes_recordings_never_answered_with_after_the_grace_period(
     app: Flask, client: FlaskClient, world: World, tmp_path: Path
 ) -> None:
-    assert app.config["ORPHAN_RECORDING_HOURS"] == 48
     roden = kiosk_headers(app, world, "Roden")
     orphan = distinct_copy(SAMPLE_VIDEO, tmp_path / "orphan.mp4", b"never answered").read_bytes()
     answered = distinct_copy(SAMPLE_VIDEO, tmp_path / "answered.mp4", b"answered").read_bytes()
@@ -418,7 +420,8 @@ def test_retention_removes_recordings_never_answered_with_after_the_grace_period
         assert media is not None and media.poster_sha256
         doomed = {orphan_sha, media.poster_sha256}
 
-    # Within the grace period the kiosk may still send its session: kept.
+    # Within the grace period (ORPHAN_RECORDING_HOURS, 48 by default) the kiosk may still send its
+    # session: kept.
     for sha in (orphan_sha, answered_sha):
         age(app, sha, 47)
     result = app.test_cli_runner().invoke(args=["retention", "run"])
@@ -435,3 +438,44 @@ def test_retention_removes_recordings_never_answered_with_after_the_grace_period
     assert media_rows(app, [answered_sha]) == stored_files(app, [answered_sha]) == {answered_sha}
     with client.get(f"/media/{orphan_sha}") as gone:
         assert gone.status_code == 404
+
+
+# --- the migration: purposes and owners of the data already there ----------------------------------
+
+
+def test_migration_0009_finds_the_purpose_and_owner_of_stored_media(
+    app: Flask, client: FlaskClient, world: World, tmp_path: Path
+) -> None:
+    files = question_files(app, world)
+    roden = kiosk_headers(app, world, "Roden")
+    data = distinct_copy(SAMPLE_VIDEO, tmp_path / "uploaded.mp4", b"uploaded before 0009").read_bytes()
+    assert upload(client, roden, data, "video/mp4").status_code == 204
+    # A database of before: a kiosk had answered with a question's file too.
+    with app.app_context():
+        answer = db.session.get(Answer, world.answers["b_video"])
+        assert answer is not None
+        taken = Answer(
+            uuid=str(uuid.uuid4()),
+            session_uuid=answer.session_uuid,
+            question_id=answer.question_id,
+            kind=answer.kind,
+            media_sha256=files["prompt video"],
+            branch_id=answer.branch_id,
+            answered_at=answer.answered_at,
+        )
+        db.session.add(taken)
+        db.session.commit()
+    with app.app_context():
+        before = {m.sha256: (m.purpose, m.kiosk_id) for m in db.session.scalars(select(Media))}
+    recordings = {sha for sha, (purpose, _) in before.items() if purpose == "recording"}
+    assert hashlib.sha256(data).hexdigest() in recordings and world.media["video_roden"] in recordings
+    assert not recordings & set(files.values())
+
+    with app.app_context():
+        downgrade(revision="0008")
+        db.engine.dispose()
+        assert "purpose" not in {c["name"] for c in inspect(db.engine).get_columns("media")}
+        upgrade()
+        db.engine.dispose()
+        after = {m.sha256: (m.purpose, m.kiosk_id) for m in db.session.scalars(select(Media))}
+    assert after == before
