@@ -100,22 +100,20 @@ def orphaned_recordings(cutoff: datetime) -> list[str]:
     sends its session just after the uploads, so these were never going to be answered with (or
     were sent by a kiosk that should not have). Posters go with their recordings."""
     answered = select(Answer.uuid).where(Answer.media_sha256 == Media.sha256).exists()
-    uploaded_since = (
-        select(Upload.id).where(Upload.media_sha256 == Media.sha256, Upload.completed_at >= cutoff).exists()
-    )
     poster = aliased(Media)
     is_a_poster = select(poster.sha256).where(poster.poster_sha256 == Media.sha256).exists()
-    return list(
+    candidates = db.session.scalars(
+        select(Media.sha256).where(
+            Media.purpose == MediaPurpose.RECORDING, Media.created_at < cutoff, ~answered, ~is_a_poster
+        )
+    ).all()
+    # The uploads of the grace period are few (uploads.media_sha256 has no index to look up per row).
+    recent = set(
         db.session.scalars(
-            select(Media.sha256).where(
-                Media.purpose == MediaPurpose.RECORDING,
-                Media.created_at < cutoff,
-                ~answered,
-                ~uploaded_since,
-                ~is_a_poster,
-            )
+            select(Upload.media_sha256).where(Upload.completed_at >= cutoff, Upload.media_sha256.is_not(None))
         )
     )
+    return [sha for sha in candidates if sha not in recent]
 
 
 def _forget_recordings(answer_uuids: list[str]) -> None:
