@@ -38,6 +38,10 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
     "MAX_RECORDING_MB": ("300", "largest answer recording a kiosk may upload, in MB"),
     "UPLOAD_EXPIRY_HOURS": ("48", "an unfinished kiosk upload is deleted after this many hours"),
     "UPLOAD_READ_TIMEOUT_SECONDS": ("60", "a kiosk silent this long in the middle of a chunk is dropped"),
+    "ORPHAN_RECORDING_HOURS": (
+        "48",
+        "a kiosk's finished upload that no session answers with is deleted after this many hours",
+    ),
     # The consent video tells visitors 30 days (media/make_media.py): change both together.
     "RETENTION_RECORDING_DAYS": (
         "30",
@@ -109,6 +113,7 @@ def from_environment(instance_path: str, environ: dict[str, str] | None = None) 
         "MAX_RECORDING_MB": int(get("MAX_RECORDING_MB") or 300),
         "UPLOAD_EXPIRY_HOURS": float(get("UPLOAD_EXPIRY_HOURS") or 48),
         "UPLOAD_READ_TIMEOUT_SECONDS": float(get("UPLOAD_READ_TIMEOUT_SECONDS") or 60),
+        "ORPHAN_RECORDING_HOURS": float(get("ORPHAN_RECORDING_HOURS") or 48),
         "RETENTION_RECORDING_DAYS": int(get("RETENTION_RECORDING_DAYS") or 30),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -28,6 +28,7 @@ from admin.models import (
     Kiosk,
     KioskPlacement,
     Media,
+    MediaPurpose,
     Question,
     QuestionKind,
     Questionnaire,
@@ -176,9 +177,14 @@ def seed(media_set: Path = DEFAULT_MEDIA_SET, days: int = 150, rng_seed: int = 2
             "microphone_ok": heard.days == 0,
         }
 
+    # Checked as question media (the video gets its poster now), kept as visitors' recordings.
     recordings = {
-        AnswerKind.VIDEO: store_path(media_set / manifest["sample_answers"]["video"], Expect.VIDEO),
-        AnswerKind.VOICE: store_path(media_set / manifest["sample_answers"]["voice"], Expect.AUDIO),
+        AnswerKind.VIDEO: store_path(
+            media_set / manifest["sample_answers"]["video"], Expect.VIDEO, MediaPurpose.RECORDING
+        ),
+        AnswerKind.VOICE: store_path(
+            media_set / manifest["sample_answers"]["voice"], Expect.AUDIO, MediaPurpose.RECORDING
+        ),
     }
     placed = [*kiosks, (market, market.branch)]
     sessions, answers = _visits(rng, start, days, placed, questionnaires, recordings)

@@ -8,10 +8,11 @@ from datetime import date
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import exists, or_, select
+from sqlalchemy import select
 
 from admin import sealing
 from admin.extensions import db
+from admin.mediafiles.operations import question_media
 from admin.models import (
     ActivitySchedule,
     AnswerOption,
@@ -20,15 +21,40 @@ from admin.models import (
     OptionTranslation,
     Question,
     Questionnaire,
+    QuestionnaireVersion,
     QuestionPrompt,
     questionnaire_branches,
 )
 from admin.privacy.queries import privacy_settings
+from admin.storage import media_store
 
 CONSENT_VERSION = "2026-1"  # the consent video's wording; the kiosk records which one it showed
 
 
 def build(kiosk: Kiosk, today: date) -> dict[str, Any]:
+    document, media = _build(kiosk, today, frozenset())
+    gone = frozenset(sha for sha in document["media"] if sha not in media)
+    if gone:
+        # A file or row gone (a crash, a hand-made mistake) leaves out what needs it: one damaged
+        # question must not stop every kiosk. Rare, so only then is the document made again.
+        for sha in sorted(gone):
+            current_app.logger.warning("media %s is missing (row or file); left out of /config", sha)
+        document, media = _build(kiosk, today, gone)
+    document["media"] = [
+        {
+            "sha256": m.sha256,
+            "size": m.size,
+            "content_type": m.content_type,
+            "url": f"/api/kiosk/v1/media/{m.sha256}",
+        }
+        for m in sorted(media.values(), key=lambda m: m.sha256)
+    ]
+    return document
+
+
+def _build(kiosk: Kiosk, today: date, gone: frozenset[str]) -> tuple[dict[str, Any], dict[str, Media]]:
+    """The document with the sha256s it names under "media", and the rows of those that are there
+    (with their files); what needs one of ``gone`` is left out."""
     questionnaires = db.session.scalars(
         select(Questionnaire)
         .join(questionnaire_branches, questionnaire_branches.c.questionnaire_id == Questionnaire.id)
@@ -39,16 +65,19 @@ def build(kiosk: Kiosk, today: date) -> dict[str, Any]:
     used: set[str] = set()
 
     def ref(sha256: str | None) -> str | None:
-        if sha256:
-            used.add(sha256)
+        if not sha256 or sha256 in gone:
+            return None
+        used.add(sha256)
         return sha256
 
-    def prompt(p: QuestionPrompt) -> dict[str, Any]:
+    def prompt(p: QuestionPrompt) -> dict[str, Any] | None:
+        if p.video_sha256 in gone or p.subtitles_sha256 in gone:
+            return None
         return {
             "text": p.text,
             "video": ref(p.video_sha256),
             "subtitles": ref(p.subtitles_sha256),
-            "poster": ref(p.video.poster_sha256),
+            "poster": ref(p.video.poster_sha256 if p.video is not None else None),
         }
 
     def option(o: AnswerOption) -> dict[str, Any]:
@@ -68,14 +97,20 @@ def build(kiosk: Kiosk, today: date) -> dict[str, Any]:
             "ends": s.ends.strftime("%H:%M"),
         }
 
-    def question(q: Question) -> dict[str, Any]:
+    def question(q: Question) -> dict[str, Any] | None:
+        prompts = {p.language: shown for p in q.prompts if (shown := prompt(p)) is not None}
+        if q.prompts and not prompts:
+            return None  # nothing left to ask it with: the kiosk goes on to the next question
         return {
             "id": q.id,
             "kind": q.kind.value,
             "name": q.name,
-            "prompts": {p.language: prompt(p) for p in q.prompts},
+            "prompts": prompts,
             "options": [option(o) for o in q.options],
         }
+
+    def questions(version: QuestionnaireVersion) -> list[dict[str, Any]]:
+        return [shown for item in version.items if (shown := question(item.question)) is not None]
 
     # Those of today and those still to come: the kiosk switches on its own clock (also offline,
     # days later), by each one's period and times (see kiosk/activities.py).
@@ -90,7 +125,7 @@ def build(kiosk: Kiosk, today: date) -> dict[str, Any]:
         # Asked before a recording when the organisation switched it on (Privacy page).
         "parent_step": {
             "texts": dict(privacy.parent_texts),
-            "audio": {lang: ref(sha) for lang, sha in privacy.parent_audio.items()},
+            "audio": {lang: sha for lang, sha in privacy.parent_audio.items() if ref(sha) is not None},
         }
         if privacy.parent_step
         else None,
@@ -112,24 +147,17 @@ def build(kiosk: Kiosk, today: date) -> dict[str, Any]:
                 "activity_pictogram": ref(q.activity_pictogram_sha256) if q.activity else None,
                 "activity_audio": ref(q.activity_audio_sha256) if q.activity else None,
                 "ask_member": q.ask_member,
-                "questions": [question(item.question) for item in q.current_version.items],
+                "questions": questions(q.current_version),
             }
             for q in active
         ],
     }
     languages = {lang for q in document["questionnaires"] for qu in q["questions"] for lang in qu["prompts"]}
     document["languages"] = sorted(languages, key=lambda code: (code != "nl", code))
-    media = db.session.scalars(select(Media).where(Media.sha256.in_(used)).order_by(Media.sha256)).all()
-    document["media"] = [
-        {
-            "sha256": m.sha256,
-            "size": m.size,
-            "content_type": m.content_type,
-            "url": f"/api/kiosk/v1/media/{m.sha256}",
-        }
-        for m in media
-    ]
-    return document
+    document["media"] = sorted(used)
+    store = media_store()
+    rows = db.session.scalars(select(Media).where(Media.sha256.in_(used))).all()
+    return document, {m.sha256: m for m in rows if store.exists(m.sha256)}
 
 
 def etag_of(document: dict[str, Any]) -> str:
@@ -139,24 +167,4 @@ def etag_of(document: dict[str, Any]) -> str:
 
 def is_question_media(sha256: str) -> bool:
     """True for a file that belongs to a question (never for a visitor's recording)."""
-    posters_of = select(Media.sha256).where(Media.poster_sha256 == sha256)
-    checks = [
-        select(QuestionPrompt.id).where(
-            or_(
-                QuestionPrompt.video_sha256 == sha256,
-                QuestionPrompt.subtitles_sha256 == sha256,
-                QuestionPrompt.video_sha256.in_(posters_of),
-            )
-        ),
-        select(AnswerOption.id).where(AnswerOption.pictogram_sha256 == sha256),
-        select(Questionnaire.id).where(
-            or_(
-                Questionnaire.activity_pictogram_sha256 == sha256,
-                Questionnaire.activity_audio_sha256 == sha256,
-            )
-        ),
-        select(OptionTranslation.id).where(OptionTranslation.audio_sha256 == sha256),
-    ]
-    if any(db.session.scalar(select(exists(check))) for check in checks):
-        return True
-    return sha256 in privacy_settings().parent_audio.values()
+    return bool(question_media({sha256}))

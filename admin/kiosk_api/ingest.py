@@ -23,12 +23,13 @@ from admin.models import (
     AnswerKind,
     ErasedSession,
     Kiosk,
+    Media,
+    MediaPurpose,
     Question,
     QuestionKind,
     QuestionnaireItem,
     QuestionnaireVersion,
     Session,
-    Upload,
     utcnow,
 )
 from admin.storage import SHA256_PATTERN
@@ -171,8 +172,13 @@ def store_session(kiosk: Kiosk, session_uuid: str, body: dict[str, Any]) -> Outc
                 raise Invalid(f"answer {answer_uuid}: a parent or carer did not agree to a recording")
             if not isinstance(media, str) or not SHA256_PATTERN.match(media) or value is not None:
                 raise Invalid(f"answer {answer_uuid}: a recording has media_sha256 and no value")
-            if not _uploaded_by(kiosk, media):
+            owner = _recording_owner(media)
+            if owner is None:
                 missing.append(media)
+            elif owner != kiosk.id:
+                # A question's file, or a recording this kiosk did not upload: never an answer of
+                # this session (erasing the session would delete it).
+                raise Invalid(f"answer {answer_uuid}: media_sha256 is not a recording this kiosk uploaded")
         else:
             if value not in question.values or media is not None:
                 raise Invalid(f"answer {answer_uuid}: value is not one of the question's options")
@@ -338,17 +344,15 @@ def _believable(kiosk: Kiosk, claimed: list[datetime], now: datetime) -> bool:
     return all(kiosk.created_at - CLOCK_SKEW <= moment <= now + CLOCK_SKEW for moment in claimed)
 
 
-def _uploaded_by(kiosk: Kiosk, sha256: str) -> bool:
-    return (
-        db.session.scalar(
-            select(Upload.id)
-            .where(
-                Upload.kiosk_id == kiosk.id, Upload.media_sha256 == sha256, Upload.completed_at.is_not(None)
-            )
-            .limit(1)
-        )
-        is not None
-    )
+def _recording_owner(sha256: str) -> int | None:
+    """None while no file of this sha256 is stored (the kiosk has yet to upload it); else the kiosk
+    whose upload made it a recording, or 0 when it is no kiosk's recording (a question's file)."""
+    row = db.session.execute(
+        select(Media.purpose, Media.kiosk_id).where(Media.sha256 == sha256)
+    ).one_or_none()
+    if row is None:
+        return None
+    return row.kiosk_id if row.purpose == MediaPurpose.RECORDING and row.kiosk_id is not None else 0
 
 
 def _devices(value: Any) -> str | None:

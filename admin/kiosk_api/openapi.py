@@ -56,7 +56,8 @@ PATCH_ERRORS = _status(
     "not application/offset+octet-stream",
     "422",
     "not the declared media (beyond 1920×1080 pixels either way or 60 frames/s; an audio/mp4 "
-    "with pictures), or a sealed one that does not open; deleted",
+    "with pictures), a sealed one that does not open, or a file stored already that is not a "
+    "recording of this kiosk (a question's file, another kiosk's upload); deleted",
     "423",
     "another request is writing; retry",
     "460",
@@ -404,7 +405,10 @@ def spec() -> dict[str, Any]:
                         ),
                         "400": _error("not a JSON object"),
                         "409": _error("another body under this uuid, or media not uploaded (see missing)"),
-                        "422": _error("the session does not fit its questionnaire"),
+                        "422": _error(
+                            "the session does not fit its questionnaire, or an answer names media that is "
+                            "not a recording this kiosk uploaded; nothing is stored"
+                        ),
                         "503": _error("busy with other sessions; send it again after Retry-After seconds"),
                         **UNAUTHORIZED,
                     },

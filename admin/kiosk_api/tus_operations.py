@@ -38,7 +38,7 @@ from admin import resumable_sha256, sealing
 from admin.extensions import db
 from admin.mediacheck import BadMedia
 from admin.mediafiles.operations import Expect, check_path, store_checked
-from admin.models import Kiosk, Upload, utcnow
+from admin.models import Kiosk, Media, Upload, utcnow
 from admin.resumable_sha256 import ResumableSha256
 from admin.storage import MEDIA_FILE_MODE, SHA256_PATTERN, FileMediaStore, media_store, sha256_of
 
@@ -497,6 +497,14 @@ def complete_upload(upload: Upload, partial: Partial, whole_sha256: str | None) 
         )
     expect = FILETYPES[str(upload.meta.get("filetype"))]
     with _recording_of(upload, partial) as (path, sha256):
+        stored = db.session.get(Media, sha256)
+        if stored is not None and not (stored.is_recording and stored.kiosk_id == upload.kiosk_id):
+            # A recording never takes the identity of a question's file or of another kiosk's
+            # upload: answering with it would hand that file to erasure and retention.
+            raise TusError(
+                422,
+                "this file is stored already, but not as a recording of this kiosk; this upload was deleted",
+            )
         try:
             checked = check_path(path, expect)
         except BadMedia as exc:
@@ -505,7 +513,7 @@ def complete_upload(upload: Upload, partial: Partial, whole_sha256: str | None) 
         known = store.exists(sha256)
         checked = replace(checked, path=_move_into_store(path, sha256))
         try:
-            media = store_checked(checked, sha256)
+            media = store_checked(checked, sha256, kiosk_id=upload.kiosk_id)
         except BadMedia as exc:  # the poster could not be made after all
             if not known:
                 store.delete(sha256)

@@ -21,12 +21,22 @@ from typing import BinaryIO
 import av.error
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 
 from admin import mediacheck
 from admin.extensions import db
-from admin.models import Answer, Media, Upload
+from admin.models import (
+    Answer,
+    AnswerOption,
+    Media,
+    MediaPurpose,
+    OptionTranslation,
+    PrivacySettings,
+    Questionnaire,
+    QuestionPrompt,
+    Upload,
+)
 from admin.storage import is_disk_full, media_store, sha256_of
 
 
@@ -71,12 +81,25 @@ class DiskFull(mediacheck.BadMedia):
         super().__init__(_("The server's disk is full: nothing was saved. Please tell the administrator."))
 
 
-def store_checked(checked: CheckedFile, sha256: str | None = None, placed: list[str] | None = None) -> Media:
+RECORDED = (Expect.RECORDED_VIDEO, Expect.RECORDED_VOICE)
+
+
+def store_checked(
+    checked: CheckedFile,
+    sha256: str | None = None,
+    placed: list[str] | None = None,
+    *,
+    purpose: MediaPurpose | None = None,
+    kiosk_id: int | None = None,
+) -> Media:
     """Put a checked file into the store with its row; ``sha256`` when the caller verified it.
 
     ``placed`` gets the sha256 of every file this call added to the store (not there before), so
-    a caller whose commit does not happen can take them out again.
+    a caller whose commit does not happen can take them out again. ``purpose`` follows from what
+    the file is unless given (a poster is its video's); ``kiosk_id`` is the kiosk whose upload made
+    a recording.
     """
+    purpose = purpose or (MediaPurpose.RECORDING if checked.expect in RECORDED else MediaPurpose.QUESTION)
     store = media_store()
     if sha256 is None:
         sha256 = sha256_of(checked.path)[0]
@@ -93,21 +116,28 @@ def store_checked(checked: CheckedFile, sha256: str | None = None, placed: list[
             duration=checked.duration,
             width=checked.width,
             height=checked.height,
+            purpose=purpose,
+            kiosk_id=kiosk_id if purpose is MediaPurpose.RECORDING else None,
         )
         db.session.add(media)
+    elif purpose is MediaPurpose.QUESTION and media.is_recording:
+        # Staff chose these bytes for a question: from now on they are kept and shown to kiosks.
+        media.purpose, media.kiosk_id = MediaPurpose.QUESTION, None
     # Answers get their poster when staff first look, so an upload's last chunk stays quick.
     if checked.expect is Expect.VIDEO and media.poster_sha256 is None:
         with tempfile.TemporaryDirectory(dir=_scratch_dir()) as scratch:
             poster = Path(scratch) / "poster.jpg"
             poster.write_bytes(mediacheck.make_poster(checked.path))
-            poster_media = store_checked(CheckedFile(poster, Expect.PICTOGRAM, "image/jpeg"), placed=placed)
-            media.poster_sha256 = poster_media.sha256
+            frame = CheckedFile(poster, Expect.PICTOGRAM, "image/jpeg")
+            media.poster_sha256 = store_checked(
+                frame, placed=placed, purpose=purpose, kiosk_id=media.kiosk_id
+            ).sha256
     db.session.flush()
     return media
 
 
-def store_path(path: Path, expect: Expect) -> Media:
-    return store_checked(check_path(path, expect))
+def store_path(path: Path, expect: Expect, purpose: MediaPurpose | None = None) -> Media:
+    return store_checked(check_path(path, expect), purpose=purpose)
 
 
 def ensure_poster(media: Media) -> Media | None:
@@ -130,7 +160,10 @@ def ensure_poster(media: Media) -> Media | None:
             path = Path(scratch) / "poster.jpg"
             path.write_bytes(frame)
             with db.session.begin_nested():
-                poster = store_checked(CheckedFile(path, Expect.PICTOGRAM, "image/jpeg"), placed=placed)
+                frame_file = CheckedFile(path, Expect.PICTOGRAM, "image/jpeg")
+                poster = store_checked(
+                    frame_file, placed=placed, purpose=MediaPurpose(media.purpose), kiosk_id=media.kiosk_id
+                )
                 media.poster_sha256 = poster.sha256
     except IntegrityError:
         # Another request made the same poster at the same moment: use theirs.
@@ -210,8 +243,41 @@ def _scratch_dir() -> Path:
     return scratch
 
 
+def question_media(shas: Iterable[str]) -> set[str]:
+    """Those of ``shas`` that a question, option, activity or the privacy step uses now (whatever
+    their purpose says: bytes a kiosk once sent as an answer may have become a question's since)."""
+    shas = set(shas)
+    used: set[str] = set()
+    if not shas:
+        return used
+    prompt_videos = select(QuestionPrompt.video_sha256)
+    checks: list[Select[tuple[str | None]]] = [
+        select(column).where(column.in_(shas))
+        for column in (
+            QuestionPrompt.video_sha256,
+            QuestionPrompt.subtitles_sha256,
+            AnswerOption.pictogram_sha256,
+            OptionTranslation.audio_sha256,
+            Questionnaire.activity_pictogram_sha256,
+            Questionnaire.activity_audio_sha256,
+        )
+    ]
+    # The poster frames of question videos are the question's too.
+    checks.append(
+        select(Media.poster_sha256).where(Media.sha256.in_(prompt_videos), Media.poster_sha256.in_(shas))
+    )
+    for check in checks:
+        used.update(sha for sha in db.session.scalars(check) if sha)
+    for settings in db.session.scalars(select(PrivacySettings)):
+        used.update(shas & set((settings.parent_audio or {}).values()))
+    return used
+
+
 def release_recordings(shas: Iterable[str]) -> list[str]:
     """Delete the rows of recordings that no answer uses any more, with their posters.
+
+    Only visitors' recordings go: a file that a question, option or the privacy step uses stays,
+    even when a kiosk answered with the same bytes.
 
     Returns the sha256s whose files go once the caller has committed: a file deleted before a
     commit that then fails would leave rows pointing at nothing. ``remove_files`` does it, and
@@ -219,11 +285,14 @@ def release_recordings(shas: Iterable[str]) -> list[str]:
     """
     shas = set(shas)
     still_used = set(db.session.scalars(select(Answer.media_sha256).where(Answer.media_sha256.in_(shas))))
+    kept = question_media(shas - still_used)
     doomed: list[str] = []
-    for sha in sorted(shas - still_used):
+    for sha in sorted(shas - still_used - kept):
         media = db.session.get(Media, sha)
         if media is None:
             doomed.append(sha)
+            continue
+        if not media.is_recording:
             continue
         db.session.execute(update(Upload).where(Upload.media_sha256 == sha).values(media_sha256=None))
         poster_sha = media.poster_sha256
@@ -232,8 +301,13 @@ def release_recordings(shas: Iterable[str]) -> list[str]:
         doomed.append(sha)
         # Two recordings can share a poster (the same first frame): it goes with the last of them.
         poster = db.session.get(Media, poster_sha) if poster_sha else None
-        if poster is not None and not db.session.scalar(
-            select(Media.sha256).where(Media.poster_sha256 == poster.sha256).limit(1)
+        if (
+            poster is not None
+            and poster.is_recording
+            and not question_media({poster.sha256})
+            and not db.session.scalar(
+                select(Media.sha256).where(Media.poster_sha256 == poster.sha256).limit(1)
+            )
         ):
             db.session.delete(poster)
             doomed.append(poster.sha256)

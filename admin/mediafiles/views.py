@@ -8,7 +8,7 @@ from sqlalchemy import select, union
 from admin.auth import user_sees_branch
 from admin.extensions import db
 from admin.mediafiles.operations import ensure_poster
-from admin.models import Answer, Media
+from admin.models import Answer, Kiosk, Media
 from admin.storage import SHA256_PATTERN, media_store, relative_path
 
 bp = Blueprint("mediafiles", __name__)
@@ -50,7 +50,13 @@ def _visible(sha256: str) -> tuple[Media, bool]:
         .join(Media, Media.sha256 == Answer.media_sha256)
         .where(Media.poster_sha256 == sha256)
     )
-    branches = db.session.scalars(union(recording, poster_of)).all()
+    branches = list(db.session.scalars(union(recording, poster_of)))
+    if not branches and media.is_recording:
+        # Uploaded, not yet in a session (or never to be): only the uploading kiosk's branch.
+        kiosk = db.session.get(Kiosk, media.kiosk_id) if media.kiosk_id is not None else None
+        branches = [kiosk.branch_id] if kiosk is not None else []
+        if not branches:
+            abort(404)
     if branches and not any(user_sees_branch(current_user, b) for b in branches):
         abort(404)
     return media, bool(branches)

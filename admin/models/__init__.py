@@ -5,7 +5,7 @@ from admin.models.audit import AuditEvent
 from admin.models.base import Base, utcnow
 from admin.models.branches import Branch, Kiosk
 from admin.models.kiosks import Enrollment, KioskPlacement, Upload
-from admin.models.media import Media
+from admin.models.media import Media, MediaPurpose
 from admin.models.privacy import ErasedSession, PrivacySettings
 from admin.models.questions import (
     LANGUAGES,
@@ -47,6 +47,7 @@ __all__ = [
     "Kiosk",
     "KioskPlacement",
     "Media",
+    "MediaPurpose",
     "Note",
     "OptionTranslation",
     "PrivacySettings",

@@ -33,6 +33,7 @@ def run() -> None:
     )
     click.echo(
         f"Removed {report.recordings_removed} recordings ({files} files), {report.taps_removed} tap answers, "
-        f"{report.sessions_removed} empty sessions; {report.uploads_expired} unfinished uploads expired"
+        f"{report.sessions_removed} empty sessions; {report.uploads_expired} unfinished uploads expired, "
+        f"{report.orphans_removed} recordings never answered with"
         + (f"; {leftovers} files no record named." if leftovers else ".")
     )

@@ -4,13 +4,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import Row, delete, select, update
+from sqlalchemy.orm import aliased
 
 from admin import audit
 from admin.extensions import db
 from admin.kiosk_api.tus_operations import purge_expired_uploads
 from admin.mediafiles.operations import release_recordings
-from admin.models import Answer, AnswerKind, PrivacySettings, Session, utcnow
+from admin.models import Answer, AnswerKind, Media, MediaPurpose, PrivacySettings, Session, Upload, utcnow
 from admin.responses.operations import delete_answers
 
 UUIDS_PER_STATEMENT = 500  # well under SQLite's limit of bound parameters
@@ -36,6 +38,7 @@ class PurgeReport:
     taps_removed: int = 0  # tap answers deleted with their tags and notes
     sessions_removed: int = 0  # sessions left without any answer
     uploads_expired: int = 0
+    orphans_removed: int = 0  # recordings uploaded but never answered with
     files_to_remove: list[str] = field(default_factory=list)  # once the caller has committed
 
     @property
@@ -58,8 +61,10 @@ def purge(rules: Rules, now: datetime | None = None) -> PurgeReport:
         report.recordings_by_branch.update(row.branch_id for row in expired)
     if rules.tap_days is not None:
         report.taps_removed, report.sessions_removed = _delete_taps(now - timedelta(days=rules.tap_days))
+    orphans = orphaned_recordings(now - timedelta(hours=current_app.config["ORPHAN_RECORDING_HOURS"]))
     # A file shared with a younger answer (the same bytes twice) stays for that answer.
-    report.files_to_remove = release_recordings(expired_shas)
+    report.files_to_remove = release_recordings(expired_shas | set(orphans))
+    report.orphans_removed = len(set(orphans) & set(report.files_to_remove))
     report.uploads_expired = purge_expired_uploads(now)
     db.session.expire_all()  # the bulk changes above did not touch loaded rows
     # The log keeps the fact, never the content.
@@ -74,6 +79,7 @@ def purge(rules: Rules, now: datetime | None = None) -> PurgeReport:
         sessions=report.sessions_removed,
         files=len(report.files_to_remove),
         uploads=report.uploads_expired,
+        orphans=report.orphans_removed,
     )
     return report
 
@@ -87,6 +93,27 @@ def expired_recordings(kind: AnswerKind, cutoff: datetime) -> list[Row[tuple[str
             )
         )
     )
+
+
+def orphaned_recordings(cutoff: datetime) -> list[str]:
+    """Recordings that no answer uses, uploaded before ``cutoff`` and not again since: a kiosk
+    sends its session just after the uploads, so these were never going to be answered with (or
+    were sent by a kiosk that should not have). Posters go with their recordings."""
+    answered = select(Answer.uuid).where(Answer.media_sha256 == Media.sha256).exists()
+    poster = aliased(Media)
+    is_a_poster = select(poster.sha256).where(poster.poster_sha256 == Media.sha256).exists()
+    candidates = db.session.scalars(
+        select(Media.sha256).where(
+            Media.purpose == MediaPurpose.RECORDING, Media.created_at < cutoff, ~answered, ~is_a_poster
+        )
+    ).all()
+    # The uploads of the grace period are few (uploads.media_sha256 has no index to look up per row).
+    recent = set(
+        db.session.scalars(
+            select(Upload.media_sha256).where(Upload.completed_at >= cutoff, Upload.media_sha256.is_not(None))
+        )
+    )
+    return [sha for sha in candidates if sha not in recent]
 
 
 def _forget_recordings(answer_uuids: list[str]) -> None:

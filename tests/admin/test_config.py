@@ -33,3 +33,10 @@ def test_create_app_reads_the_environment(tmp_path: Path) -> None:
     app = create_app({"ENVIRON": {"VERTELPAAL_ENV": "development", "MEDIA_ROOT": str(tmp_path / "m")}})
     assert app.config["MEDIA_ROOT"] == str(tmp_path / "m")
     assert app.config["PERMANENT_SESSION_LIFETIME"].total_seconds() == 30 * 60
+
+
+def test_recordings_never_answered_with_are_kept_48_hours_unless_set(tmp_path: Path) -> None:
+    development = {"VERTELPAAL_ENV": "development"}
+    assert from_environment(str(tmp_path), development)["ORPHAN_RECORDING_HOURS"] == 48
+    chosen = from_environment(str(tmp_path), {**development, "ORPHAN_RECORDING_HOURS": "6"})
+    assert chosen["ORPHAN_RECORDING_HOURS"] == 6

@@ -229,21 +229,25 @@ def test_a_recording_not_uploaded_yet_is_named_and_nothing_is_stored(
     questionnaire = visitors_questionnaire(client, kiosk)
     open_question = next(q for q in questionnaire["questions"] if q["kind"] == "open")
     body = session_body(questionnaire, consent=True)
-    with app.app_context():
-        # Media the server has, but this kiosk never uploaded: still missing for it.
-        someone_elses = db.session.scalar(select(Answer.media_sha256).where(Answer.media_sha256.is_not(None)))
-    body["answers"].append(
-        {
-            "uuid": str(uuid.uuid4()),
-            "question_id": open_question["id"],
-            "kind": "video",
-            "value": None,
-            "media_sha256": someone_elses,
-            "answered_at": datetime.now(UTC).isoformat(),
-        }
-    )
+    not_yet = "ab" * 32
+    answer = {
+        "uuid": str(uuid.uuid4()),
+        "question_id": open_question["id"],
+        "kind": "video",
+        "value": None,
+        "media_sha256": not_yet,
+        "answered_at": datetime.now(UTC).isoformat(),
+    }
+    body["answers"].append(answer)
     response = client.put(f"{API}/sessions/{uuid.uuid4()}", json=body, headers=kiosk.headers)
-    assert response.status_code == 409 and response.get_json()["missing"] == [someone_elses]
+    assert response.status_code == 409 and response.get_json()["missing"] == [not_yet]
+    with app.app_context():
+        # Media the server has, but this kiosk never uploaded: never its answer (see
+        # test_security_media_identity.py).
+        someone_elses = db.session.scalar(select(Answer.media_sha256).where(Answer.media_sha256.is_not(None)))
+    answer["media_sha256"] = someone_elses
+    response = client.put(f"{API}/sessions/{uuid.uuid4()}", json=body, headers=kiosk.headers)
+    assert response.status_code == 422, response.get_json()
     with app.app_context():
         assert (
             db.session.scalar(select(func.count()).select_from(Session).where(Session.kiosk_id == kiosk.id))

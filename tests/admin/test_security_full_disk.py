@@ -25,8 +25,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from admin.extensions import db
-from admin.mediafiles.operations import Expect, store_path
-from admin.models import Branch, Media, Question, Role, Upload
+from admin.mediafiles.operations import Expect, check_path, store_checked
+from admin.models import Branch, Kiosk, Media, Question, Role, Upload
 from tests.admin.helpers import (
     MEDIA_SET,
     PASSWORD,
@@ -257,11 +257,13 @@ def test_a_full_disk_during_a_staff_upload_says_so_and_leaves_no_file_without_a_
 
 
 def test_a_poster_that_finds_the_disk_full_is_made_later(
-    app: Flask, client: FlaskClient, make_user: Callable[..., object], small_disk: Path
+    app: Flask, client: FlaskClient, make_user: Callable[..., object], small_disk: Path, kiosk_token: str
 ) -> None:
     """A recording's poster is made when staff first look: on a full disk they get none (404), not a 500."""
     with app.test_request_context():
-        recording = store_path(MEDIA_SET / "sample" / "answer-video.mp4", Expect.RECORDED_VIDEO)
+        kiosk = db.session.scalars(select(Kiosk)).one()  # the recording is its upload, seen in its branch
+        checked = check_path(MEDIA_SET / "sample" / "answer-video.mp4", Expect.RECORDED_VIDEO)
+        recording = store_checked(checked, kiosk_id=kiosk.id)
         db.session.commit()
         sha256 = recording.sha256
     make_user("boss@bieb.example", Role.ADMIN, locale="en")
