@@ -84,6 +84,7 @@ def signed_in(base: str, verify: str | bool = True, host: str | None = None) -> 
     staff.trust_env = False  # else REQUESTS_CA_BUNDLE from the environment beats ``verify``
     if host:
         staff.headers["Host"] = host
+    staff.headers["Referer"] = f"{base}/login"  # over https, the CSRF check wants one of this site
     page = staff.get(f"{base}/login", timeout=10)
     found = _CSRF.search(page.text)
     assert found, page.text[:500]
