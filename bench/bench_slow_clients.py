@@ -6,8 +6,9 @@ ports, certificate (self-signed, made here by openssl), upstream and media folde
 ``SECONDS`` each, ``SENDERS`` kiosks PUT one tap session after another (each on its own
 keep-alive connection): requests per second and p50/p95 latency, first without slow clients, then
 with 300 of them (100 idle, 140 sending headers a byte a second, 60 sending tus PATCH bodies a
-byte a second), and the ratio of the two. The same again straight to gunicorn, without nginx:
-how much gunicorn alone holds. Run from the repository root: ``python bench/bench_slow_clients.py``.
+byte a second), and the ratio of the two. The same again straight to gunicorn, without nginx,
+and with only 300 idle connections or 12 slow senders: how much gunicorn alone holds.
+Run from the repository root: ``python bench/bench_slow_clients.py``.
 """
 
 from __future__ import annotations
@@ -216,6 +217,15 @@ def main() -> None:
         with slow_clients(port, direct, admin, False, None):
             time.sleep(2)
             rows.append(("gunicorn alone, 300 slow", sessions(direct, admin, False)))
+        # What gunicorn holds by itself: idle connections wait without a thread; a slow sender
+        # holds one of workers × threads (16) until its deadline.
+        time.sleep(12)  # the slow senders above are cut off by their deadlines
+        with SlowClients(port, idle=SLOW_IDLE + SLOW_HEADERS + SLOW_BODIES):
+            time.sleep(2)
+            rows.append(("gunicorn alone, 300 idle", sessions(direct, admin, False)))
+        with SlowClients(port, headers=12):
+            time.sleep(2)
+            rows.append(("gunicorn alone, 12 slow headers", sessions(direct, admin, False)))
     finally:
         admin.stop()
         shutil.rmtree(folder, ignore_errors=True)
@@ -226,7 +236,7 @@ def main() -> None:
     )
     print(f"{'where':30} {'per s':>8} {'p50 ms':>8} {'p95 ms':>8} {'failed':>7} {'per s / without':>16}")
     for index, (name, (rate, p50, p95, failed)) in enumerate(rows):
-        baseline = rows[index - index % 2][1][0]
+        baseline = rows[0 if index < 2 else 2][1][0]
         print(f"{name:30} {rate:8.1f} {p50:8.1f} {p95:8.1f} {failed:7d} {rate / baseline:15.2f}x")
 
 
