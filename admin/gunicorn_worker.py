@@ -1,6 +1,6 @@
 """gunicorn's gthread worker with time limits on every client connection (deploy/gunicorn.conf.py).
 
-gunicorn's gthread worker waits for a new connection's first bytes without taking a thread, but
+gunicorn's gthread worker gives a new connection a thread while it waits (up to 5 s) for its first bytes, and
 from then on reads request headers and bodies on a blocking socket without any timeout: a client
 that sends one byte and then nothing, or its headers a byte at a time, holds one of the worker's
 threads for as long as it likes, and 16 such clients stop a two-worker server. Here every socket
@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import errno
 import os
+import selectors
 import socket
 import time
+from functools import partial
 from typing import Any
 
 from gunicorn.workers.gthread import TConn, ThreadWorker
@@ -63,8 +65,13 @@ class DeadlineThreadWorker(ThreadWorker):
             return
         client = DeadlineSocket(accepted.family, accepted.type, accepted.proto, fileno=accepted.detach())
         self.nr_conns += 1
-        client.setblocking(True)
-        self.enqueue_req(TConn(self.cfg, client, address, listener.getsockname()))
+        conn = TConn(self.cfg, client, address, listener.getsockname())
+        # Wait for the first bytes in the poller, as for a kept-alive connection, not in a thread
+        # (ThreadWorker gives each new connection a thread for up to 5 s first: 300 idle
+        # connections kept all 16 threads of two workers busy).
+        conn.timeout = time.monotonic() + self.cfg.keepalive
+        self.pending_conns.append(conn)
+        self.poller.register(client, selectors.EVENT_READ, partial(self.on_pending_socket_readable, conn))
 
     def handle_request(self, req: Any, conn: TConn) -> Any:
         # The headers are in; the app decides how long a body may take.
