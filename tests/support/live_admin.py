@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -84,7 +85,9 @@ def signed_in(base: str, verify: str | bool = True, host: str | None = None) -> 
     staff.trust_env = False  # else REQUESTS_CA_BUNDLE from the environment beats ``verify``
     if host:
         staff.headers["Host"] = host
-    staff.headers["Referer"] = f"{base}/login"  # over https, the CSRF check wants one of this site
+    # Over https the CSRF check wants a Referer of this site, as the app sees it behind nginx: the
+    # Host nginx passes on ($host) has no port.
+    staff.headers["Referer"] = f"{urlsplit(base).scheme}://{urlsplit(base).hostname}/login"
     page = staff.get(f"{base}/login", timeout=10)
     found = _CSRF.search(page.text)
     assert found, page.text[:500]
