@@ -37,6 +37,8 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
     "MAX_UPLOAD_MB": ("200", "largest upload from a staff page, in MB"),
     "MAX_RECORDING_MB": ("300", "largest answer recording a kiosk may upload, in MB"),
     "UPLOAD_EXPIRY_HOURS": ("48", "an unfinished kiosk upload is deleted after this many hours"),
+    "MAX_TUS_CHUNK_MB": ("64", "largest tus PATCH a kiosk may send (its upload_chunk_kb goes up to 64 MiB)"),
+    "KIOSK_BODY_SECONDS": ("20", "a kiosk's session or heartbeat must arrive whole within this many seconds"),
     "UPLOAD_READ_TIMEOUT_SECONDS": ("60", "a kiosk silent this long in the middle of a chunk is dropped"),
     "ORPHAN_RECORDING_HOURS": (
         "48",
@@ -112,6 +114,8 @@ def from_environment(instance_path: str, environ: dict[str, str] | None = None) 
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "MAX_RECORDING_MB": int(get("MAX_RECORDING_MB") or 300),
         "UPLOAD_EXPIRY_HOURS": float(get("UPLOAD_EXPIRY_HOURS") or 48),
+        "MAX_TUS_CHUNK_MB": int(get("MAX_TUS_CHUNK_MB") or 64),
+        "KIOSK_BODY_SECONDS": float(get("KIOSK_BODY_SECONDS") or 20),
         "UPLOAD_READ_TIMEOUT_SECONDS": float(get("UPLOAD_READ_TIMEOUT_SECONDS") or 60),
         "ORPHAN_RECORDING_HOURS": float(get("ORPHAN_RECORDING_HOURS") or 48),
         "RETENTION_RECORDING_DAYS": int(get("RETENTION_RECORDING_DAYS") or 30),

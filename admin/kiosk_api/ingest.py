@@ -121,6 +121,9 @@ def store_session(kiosk: Kiosk, session_uuid: str, body: dict[str, Any]) -> Outc
     raw_answers = body.get("answers")
     if not isinstance(raw_answers, list) or not raw_answers:
         raise Invalid("answers must be a non-empty list")
+    # At most one answer per question (checked below); this refuses a huge list before any work.
+    if len(raw_answers) > len(questions):
+        raise Invalid(f"a session of this questionnaire version has at most {len(questions)} answers")
 
     branch_id = prior.branch_id
     session = {
@@ -146,6 +149,7 @@ def store_session(kiosk: Kiosk, session_uuid: str, body: dict[str, Any]) -> Outc
     answers: list[dict[str, Any]] = []
     missing: list[str] = []
     seen: set[str] = set()
+    answered: set[int] = set()
     for raw in raw_answers:
         if not isinstance(raw, dict):
             raise Invalid("each answer must be an object")
@@ -156,6 +160,9 @@ def store_session(kiosk: Kiosk, session_uuid: str, body: dict[str, Any]) -> Outc
         question = questions.get(_int(raw, "question_id"))
         if question is None:
             raise Invalid(f"answer {answer_uuid}: the question is not in this questionnaire version")
+        if question.id in answered:
+            raise Invalid(f"answer {answer_uuid}: question {question.id} is answered twice")
+        answered.add(question.id)
         try:
             kind = AnswerKind(raw.get("kind"))
         except ValueError as error:
@@ -180,7 +187,7 @@ def store_session(kiosk: Kiosk, session_uuid: str, body: dict[str, Any]) -> Outc
                 # this session (erasing the session would delete it).
                 raise Invalid(f"answer {answer_uuid}: media_sha256 is not a recording this kiosk uploaded")
         else:
-            if value not in question.values or media is not None:
+            if not isinstance(value, str) or value not in question.values or media is not None:
                 raise Invalid(f"answer {answer_uuid}: value is not one of the question's options")
         answers.append(
             {

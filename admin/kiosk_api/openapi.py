@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from admin.kiosk_api.bodies import (
+    BODY_DEADLINE_SECONDS,
+    ENROLLMENT_BODY_BYTES,
+    HEARTBEAT_BODY_BYTES,
+    JSON_DEPTH,
+    SESSION_BODY_BYTES,
+)
+
 ERROR = {"$ref": "#/components/schemas/Error"}
 SHA256 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 UUID = {"type": "string", "format": "uuid"}
@@ -24,6 +32,19 @@ def _tus_header(name: str, schema: dict[str, Any], required: bool = True) -> dic
 
 
 UNAUTHORIZED = {"401": _error("unknown or revoked kiosk token; nothing was stored")}
+
+
+def json_body_errors(limit_bytes: int) -> dict[str, Any]:
+    """The refusals of a JSON body (admin/kiosk_api/bodies.py); nothing of it is stored."""
+    return {
+        "400": _error(f"not a JSON object, or nested deeper than {JSON_DEPTH} levels"),
+        "408": _error(
+            f"the whole body did not arrive within KIOSK_BODY_SECONDS ({BODY_DEADLINE_SECONDS:.0f} s)"
+        ),
+        "413": _error(f"a body larger than {limit_bytes} bytes"),
+    }
+
+
 TUS_VERSION = {"name": "Tus-Resumable", "in": "header", "required": True, "schema": {"const": "1.0.0"}}
 
 
@@ -51,7 +72,7 @@ PATCH_ERRORS = _status(
     "412",
     "wrong tus version",
     "413",
-    "past Upload-Length",
+    "past Upload-Length, or more than MAX_TUS_CHUNK_MB (64 MiB) in one request",
     "415",
     "not application/offset+octet-stream",
     "422",
@@ -81,7 +102,10 @@ def spec() -> dict[str, Any]:
         "info": {
             "title": "Vertelpaal kiosk API",
             "version": "1.0.0",
-            "description": "What a kiosk and the admin server say to each other.",
+            "description": "What a kiosk and the admin server say to each other. Every error is JSON "
+            '{"error": ...}, also 413 (body too large: 1 MiB for sessions and heartbeats, 4 KiB for '
+            "enrollments, MAX_TUS_CHUNK_MB for one tus PATCH), 408 (body too slow) and 429 (too many "
+            "requests or connections from one address or token).",
         },
         "servers": [{"url": "/api/kiosk/v1"}],
         "security": [{"kioskToken": []}],
@@ -296,6 +320,7 @@ def spec() -> dict[str, Any]:
                             },
                             "enrollment made",
                         ),
+                        **json_body_errors(ENROLLMENT_BODY_BYTES),
                         "429": {"description": "too many enrollments from this address"},
                     },
                 }
@@ -403,11 +428,13 @@ def spec() -> dict[str, Any]:
                             {"type": "object", "properties": {"uuid": UUID, "stored": {"const": True}}},
                             "stored before with the same body",
                         ),
-                        "400": _error("not a JSON object"),
+                        **json_body_errors(SESSION_BODY_BYTES),
                         "409": _error("another body under this uuid, or media not uploaded (see missing)"),
                         "422": _error(
-                            "the session does not fit its questionnaire, or an answer names media that is "
-                            "not a recording this kiosk uploaded; nothing is stored"
+                            "the session does not fit its questionnaire: among others, an answer's value "
+                            "not one of its question's option values (a string), a question answered "
+                            "twice, more answers than the version has questions, or an answer naming media "
+                            "that is not a recording this kiosk uploaded; nothing is stored"
                         ),
                         "503": _error("busy with other sessions; send it again after Retry-After seconds"),
                         **UNAUTHORIZED,
@@ -463,7 +490,7 @@ def spec() -> dict[str, Any]:
                             },
                             "noted; config_etag tells whether to fetch /config",
                         ),
-                        "400": _error("not a JSON object"),
+                        **json_body_errors(HEARTBEAT_BODY_BYTES),
                         **UNAUTHORIZED,
                     },
                 }

@@ -8,8 +8,7 @@ are JSON ``{"error": ...}`` like the rest of the kiosk API, so a client's error 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec
 
@@ -19,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import http_date
 
 from admin.extensions import db
+from admin.kiosk_api import bodies
 from admin.kiosk_api import tus_operations as tus
 from admin.kiosk_api.auth import bearer_token, current_kiosk, kiosk_required, unauthorized
 from admin.kiosk_api.blueprint import bp
@@ -251,10 +251,15 @@ def _patch(upload_id: str) -> ResponseReturnValue:
         remaining = upload.length - current
         if request.content_length is not None and request.content_length > remaining:
             raise TusError(413, f"this chunk is {request.content_length} bytes; {remaining} are left to send")
+        largest = bodies.max_chunk_bytes()  # what nginx lets through in one PATCH, too
+        if request.content_length is not None and request.content_length > largest:
+            raise TusError(
+                413, f"this chunk is {request.content_length} bytes; at most {largest} in one PATCH"
+            )
         # Werkzeug then refuses a chunked body that grows past what is left (and our own limit,
         # not the app's MAX_CONTENT_LENGTH, decides how large one PATCH may be).
-        request.max_content_length = remaining + 1
-        with _body_read_timeout():
+        request.max_content_length = min(remaining, largest) + 1
+        with bodies.read_timeout(float(current_app.config["UPLOAD_READ_TIMEOUT_SECONDS"])):
             received = tus.receive_chunk(
                 partial,
                 request.stream,
@@ -283,23 +288,6 @@ def _patch(upload_id: str) -> ResponseReturnValue:
             tus.discard_partial(upload_id)
             return _no_content(headers)
     return _no_content(_offset_headers(upload, received.offset))
-
-
-@contextmanager
-def _body_read_timeout() -> Iterator[None]:
-    """A kiosk whose Wi-Fi vanishes mid-chunk, without closing the connection, must not hold the
-    upload's lock forever: gunicorn's gthread workers read request bodies without a timeout."""
-    sock = request.environ.get("gunicorn.socket")
-    if sock is None:  # another server (tests, development) keeps its own timeouts
-        yield
-        return
-    previous = sock.gettimeout()
-    sock.settimeout(float(current_app.config["UPLOAD_READ_TIMEOUT_SECONDS"]))
-    try:
-        yield
-    finally:
-        with suppress(OSError):
-            sock.settimeout(previous)
 
 
 def _patch_finished(upload: Upload, offset: int) -> Response:

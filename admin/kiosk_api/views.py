@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
-from functools import wraps
-from typing import Any, ParamSpec
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
-from flask import Response, abort, current_app, jsonify, request
+from flask import abort, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from admin import sealing
 from admin.extensions import db, limiter
-from admin.kiosk_api import configuration, ingest
+from admin.kiosk_api import bodies, configuration, ingest
 from admin.kiosk_api import uploads as _uploads  # noqa: F401  (registers the tus routes)
 from admin.kiosk_api.auth import current_kiosk, kiosk_required
 from admin.kiosk_api.blueprint import bp
@@ -25,7 +25,7 @@ from admin.mediafiles.views import send_media
 from admin.models import Enrollment, Media, utcnow
 from admin.storage import SHA256_PATTERN, media_store
 
-P = ParamSpec("P")
+_error = bodies.json_error
 
 # Storing a session is CPU work for this process and its database connection. More than two at a
 # time per worker process only contend for the GIL and the database: on 2 cores, 500 sessions
@@ -52,17 +52,11 @@ HEARTBEAT_FIELDS = {
 }
 
 
-def _json() -> dict[str, Any]:
-    body = request.get_json(silent=True)
+def _json(limit: int) -> dict[str, Any]:
+    body = bodies.read_json(limit)
     if not isinstance(body, dict):
         abort(_error("send a JSON object", 400))
     return body
-
-
-def _error(message: str, status: int, **extra: Any) -> Response:
-    response = jsonify({"error": message, **extra})
-    response.status_code = status
-    return response
 
 
 @bp.get("/openapi.json")
@@ -73,7 +67,7 @@ def openapi() -> ResponseReturnValue:
 @bp.post("/enrollments")
 @limiter.limit("60 per hour")  # per address; a code lives 15 minutes
 def create_enrollment() -> ResponseReturnValue:
-    body = request.get_json(silent=True) or {}
+    body = bodies.read_json(bodies.ENROLLMENT_BODY_BYTES, required=False) or {}
     name = body.get("name", "") if isinstance(body, dict) else ""
     created = kiosk_ops.request_enrollment(printable(name) if isinstance(name, str) else "")
     db.session.commit()
@@ -152,47 +146,45 @@ def session_slots() -> threading.BoundedSemaphore:
     return slots
 
 
-def few_at_a_time(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:
-    """At most ``SESSIONS_AT_ONCE`` of these requests run at a time in this process; the rest wait."""
-
-    @wraps(view)
-    def wrapped(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
-        slots = session_slots()
-        if not slots.acquire(timeout=SESSION_SLOT_WAIT_SECONDS):
-            response = _error("the server is busy storing other sessions; try again shortly", 503)
-            response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
-            return response
-        try:
-            return view(*args, **kwargs)
-        finally:
-            slots.release()
-
-    return wrapped
+@contextmanager
+def session_slot() -> Iterator[None]:
+    """One of this process's ``SESSIONS_AT_ONCE`` slots for storing a session, or a 503 answer
+    after ``SESSION_SLOT_WAIT_SECONDS``. Taken only once the body is in: a kiosk sending slowly
+    must not keep the others waiting."""
+    slots = session_slots()
+    if not slots.acquire(timeout=SESSION_SLOT_WAIT_SECONDS):
+        response = _error("the server is busy storing other sessions; try again shortly", 503)
+        response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
+        abort(response)
+    try:
+        yield
+    finally:
+        slots.release()
 
 
 @bp.put("/sessions/<session_uuid>")
-@few_at_a_time
 @kiosk_required
 def put_session(session_uuid: str) -> ResponseReturnValue:
-    body = _json()
-    try:
-        session_uuid = ingest._uuid(session_uuid, "session uuid")
-        outcome = ingest.store_session(current_kiosk(), session_uuid, body)
-    except ingest.Invalid as error:
+    body = _json(bodies.SESSION_BODY_BYTES)
+    with session_slot():
+        try:
+            session_uuid = ingest._uuid(session_uuid, "session uuid")
+            outcome = ingest.store_session(current_kiosk(), session_uuid, body)
+        except ingest.Invalid as error:
+            db.session.rollback()
+            return _error(str(error), 422)
+        if outcome.status in (200, 201):
+            db.session.commit()
+            return jsonify({"uuid": session_uuid, "stored": True}), outcome.status
         db.session.rollback()
-        return _error(str(error), 422)
-    if outcome.status in (200, 201):
-        db.session.commit()
-        return jsonify({"uuid": session_uuid, "stored": True}), outcome.status
-    db.session.rollback()
-    return _error(outcome.error or "conflict", outcome.status, missing=outcome.missing)
+        return _error(outcome.error or "conflict", outcome.status, missing=outcome.missing)
 
 
 @bp.post("/heartbeat")
 @kiosk_required
 def heartbeat() -> ResponseReturnValue:
     kiosk = current_kiosk()
-    body = _json()
+    body = _json(bodies.HEARTBEAT_BODY_BYTES)
     kiosk.last_heartbeat_at = utcnow()
     kiosk.status = _status(body) | ingest.clock_offset(body.get("clock"), kiosk.last_heartbeat_at)
     db.session.commit()

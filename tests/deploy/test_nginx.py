@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -104,7 +105,7 @@ worker_processes 1;
 pid {prefix}/nginx.pid;
 error_log {prefix}/error.log;
 {"user root;" if os.geteuid() == 0 else ""}
-events {{ worker_connections 64; }}
+events {{ worker_connections 768; }}
 http {{
     access_log {prefix}/access.log;
     client_body_temp_path {prefix}/body;
@@ -188,6 +189,17 @@ def running(site: Site) -> Iterator[Site]:
     app = ThreadingHTTPServer(("127.0.0.1", site.upstream_port), StandIn)
     thread = threading.Thread(target=app.serve_forever, daemon=True)
     thread.start()
+    try:
+        with start_nginx(site):
+            yield site
+    finally:
+        app.shutdown()
+        app.server_close()
+
+
+@contextmanager
+def start_nginx(site: Site) -> Iterator[Site]:
+    """nginx with the site, in the foreground, until the block ends."""
     nginx = subprocess.Popen(
         nginx_command(site, "-g", "daemon off;"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
@@ -208,8 +220,6 @@ def running(site: Site) -> Iterator[Site]:
         nginx.wait(timeout=10)
         if nginx.stdout:
             nginx.stdout.close()
-        app.shutdown()
-        app.server_close()
 
 
 @dataclass

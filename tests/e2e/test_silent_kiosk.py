@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from tests.e2e.stack import AdminServer, admin_env, flask
+from tests.support.live_admin import enrolled_token
 from tests.support.net import free_port
 
 pytestmark = pytest.mark.postgres  # with the e2e gunicorn tests (SQLite is enough for this one)
@@ -26,13 +27,7 @@ def test_a_silent_kiosk_does_not_lock_its_upload(tmp_path: Path) -> None:
     server = AdminServer(free_port(), env, tmp_path / "gunicorn.log").start()
     try:
         api = f"{server.url}/api/kiosk/v1"
-        enrollment = requests.post(f"{api}/enrollments", json={}, timeout=10).json()
-        flask(env, "kiosks", "approve", enrollment["pairing_code"], "--branch", "Roden")
-        token = requests.get(
-            f"{api}/enrollments/{enrollment['id']}",
-            timeout=10,
-            headers={"X-Enrollment-Secret": enrollment["secret"]},
-        ).json()["token"]
+        token = enrolled_token(server)
         tus = {"Authorization": f"Bearer {token}", "Tus-Resumable": "1.0.0"}
         metadata = ",".join(
             f"{k} {base64.b64encode(v.encode()).decode()}"
