@@ -27,6 +27,7 @@ from admin.models import (
     MediaPurpose,
     Question,
     QuestionKind,
+    Questionnaire,
     QuestionnaireItem,
     QuestionnaireVersion,
     Session,
@@ -114,7 +115,11 @@ def store_session(kiosk: Kiosk, session_uuid: str, body: dict[str, Any]) -> Outc
         raise Invalid("started_at must be an ISO 8601 time with a zone")
     finished_at = _time(body, "finished_at") if _optional(body, "finished_at") else None
     language = _text(body, "language", 5)
-    activity = _text(body, "activity", 120) if _optional(body, "activity") else None
+    if _optional(body, "activity"):
+        _text(body, "activity", 120)
+    # What the visitor came for is the questionnaire's activity, as the server knows it: a kiosk's
+    # own word could count its answers for an activity they did not belong to.
+    activity = _activity_of(version_id)
     member = body.get("member")
     if member is not None and member not in MEMBER_ANSWERS:
         raise Invalid(f"member must be one of {', '.join(MEMBER_ANSWERS)}, or absent")
@@ -321,6 +326,14 @@ def _questions_of(version_id: int) -> dict[int, QuestionShape] | None:
     }
 
 
+def _activity_of(version_id: int) -> str | None:
+    return db.session.scalar(
+        select(Questionnaire.activity)
+        .join(QuestionnaireVersion, QuestionnaireVersion.questionnaire_id == Questionnaire.id)
+        .where(QuestionnaireVersion.id == version_id)
+    )
+
+
 def _remember(version_id: int, questions: dict[int, QuestionShape]) -> None:
     cache = _version_cache()
     with cache.lock:
@@ -366,7 +379,11 @@ def _devices(value: Any) -> str | None:
     """The devices that did not work, stored as "camera,microphone" (in this order) or None."""
     if value is None:
         return None
-    if not isinstance(value, list) or not set(value) <= set(DEVICES) or len(set(value)) != len(value):
+    if (
+        not isinstance(value, list)
+        or not all(isinstance(d, str) and d in DEVICES for d in value)
+        or len(set(value)) != len(value)
+    ):
         raise Invalid(f"missing_devices must list each of {', '.join(DEVICES)} at most once")
     return ",".join(d for d in DEVICES if d in value) or None
 

@@ -158,7 +158,9 @@ def spec() -> dict[str, Any]:
                             "type": ["string", "null"],
                             "minLength": 1,
                             "maxLength": 120,
-                            "description": "the activity the visitor came for; absent for a general visit",
+                            "description": "the activity the visitor came for; absent for a general visit. "
+                            "The server stores the activity of the questionnaire version, whatever "
+                            "this says",
                         },
                         "member": {
                             "enum": ["yes", "no", "unknown", None],

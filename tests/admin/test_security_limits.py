@@ -7,9 +7,11 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from typing import Any
 
 import pytest
@@ -152,6 +154,37 @@ def test_answers_of_the_wrong_type_or_too_many_are_refused(live: LiveAdmin) -> N
 
     # None of them was stored: the uuid is still free.
     assert put_session(live, session_body(questionnaire), session_uuid).status_code == 201
+
+
+def test_session_fields_of_the_wrong_shape_are_refused(live: LiveAdmin) -> None:
+    """The fields a kiosk adds beside its answers (#12): what it did not find, what it came for, and
+    whether the visitor is a member. A hostile kiosk gets a 422 for each, never a 500 or a label
+    that skews the activity figures."""
+    questionnaire = live.questionnaire
+    session_uuid = str(uuid.uuid4())
+    wrong: list[tuple[str, Any]] = [
+        ("missing_devices", [["camera"]]),
+        ("missing_devices", [{}]),
+        ("missing_devices", "camera"),
+        ("missing_devices", ["camera", "camera"]),
+        ("member", ["yes"]),
+        ("member", {}),
+        ("member", "maybe"),
+        ("activity", ["Taalhuis"]),
+        ("consent", "yes"),
+        ("parent_consent", []),
+        ("language", {"nl": 1}),
+    ]
+    for field, value in wrong:
+        answer = put_session(live, {**session_body(questionnaire), field: value}, session_uuid)
+        assert field in assert_json_error(answer, 422)["error"], (field, value)
+    # The demo's general questionnaire belongs to no activity: a kiosk's claim of one is not believed.
+    claimed = {**session_body(questionnaire), "activity": "Taalhuis", "missing_devices": ["microphone"]}
+    assert put_session(live, claimed, session_uuid).status_code == 201
+    database = live.server.env["DATABASE_URL"].removeprefix("sqlite:///")
+    with closing(sqlite3.connect(database)) as db:
+        stored = db.execute("SELECT activity, missing_devices FROM sessions WHERE uuid = ?", (session_uuid,))
+        assert stored.fetchall() == [(None, "microphone")]
 
 
 def test_sessions_stalled_halfway_hold_no_session_slot(live: LiveAdmin) -> None:
