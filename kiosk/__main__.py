@@ -77,11 +77,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _recorder_profile(config: kiosk_config.KioskConfig, remeasure: bool = False) -> RecorderProfile:
-    from kiosk.hardware.profiles import recorder_profile
+    from kiosk.hardware.profiles import AUTO, recorder_profile, recorder_profile_apart
     from kiosk.paths import SyncPaths
 
     cam = config.camera
-    return recorder_profile(
+    # The service lives for days: it measures in a child process, which takes its memory with it.
+    find = recorder_profile_apart if config.recorder.profile == AUTO and not remeasure else recorder_profile
+    return find(
         SyncPaths(config.data_dir).recorder_profile,
         config.recorder.profile,
         width=cam.width,
