@@ -332,11 +332,25 @@ class Outbox:
                 )
             else:
                 raise OutboxError(f"unknown answer kind {kind!r}")
+            # One answer per question (the server refuses a session with two): the visitor's last
+            # word counts, and an earlier recording for the question goes with its answer.
+            replaced = db.execute(
+                "SELECT a.uuid, a.recording_uuid, r.file_name FROM answers a"
+                " LEFT JOIN recordings r ON r.uuid = a.recording_uuid"
+                " WHERE a.session_uuid = ? AND a.question_id = ?",
+                (session_uuid, question_id),
+            ).fetchall()
+            for earlier in replaced:
+                db.execute("DELETE FROM answers WHERE uuid = ?", (earlier["uuid"],))
+                db.execute("DELETE FROM recordings WHERE uuid = ?", (earlier["recording_uuid"],))
             db.execute(
                 "INSERT INTO answers (uuid, session_uuid, question_id, kind, value, recording_uuid,"
                 " answered_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (answer_uuid, session_uuid, question_id, kind, value, recording_uuid, _stored(utcnow())),
             )
+        for earlier in replaced:
+            if earlier["file_name"]:
+                self._remove_file(earlier["file_name"])
 
     def take_back(self, session_uuid: str, answer_uuid: str) -> None:
         """The visitor undid an answer: it goes, with its recording."""

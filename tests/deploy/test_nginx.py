@@ -94,7 +94,7 @@ def site(deployment: Deployment) -> Site:
         check=True,
         capture_output=True,
     )
-    prefix = live / "nginx"
+    prefix = live / f"nginx-{https_port}"  # one per module that renders the site (test_nginx_limits too)
     prefix.mkdir()
     nginx_conf = prefix / "nginx.conf"
     # A minimal main configuration (Debian's /etc/nginx/nginx.conf plays this part on the server):

@@ -323,7 +323,7 @@ def fill_outbox(
     recordings: list[Recording],
     seal_to: bytes | None = None,
 ) -> Expected:
-    """Four visitors' sessions: taps, video and voice answers (every recording once).
+    """Five visitors' sessions: taps, video and voice answers (every recording once).
 
     With ``seal_to`` (the server's public key) the recordings are written sealed, as an enrolled
     kiosk's recorder writes them; the outbox keeps the sha256 and size of the recording inside."""
@@ -338,10 +338,12 @@ def fill_outbox(
     assert taps and video_questions and voice_questions, f"questionnaire lacks kinds: {sorted(by_kind)}"
     videos = [r for r in recordings if r.kind == "video"]
     voices = [r for r in recordings if r.kind == "voice"]
+    # One answer per question (an open question takes video or voice, not both).
     plans: list[tuple[bool, list[Any]]] = [
         (True, [taps[0], taps[-1], ("video", videos[0])]),
         (True, [("voice", voices[0]), taps[0]]),
-        (True, [("video", videos[1]), ("voice", voices[1]), taps[-1]]),
+        (True, [("video", videos[1]), taps[-1]]),
+        (True, [("voice", voices[1])]),
         (False, [taps[0], taps[-1]]),
     ]
     expected = Expected()

@@ -3,7 +3,7 @@
 The admin runs under gunicorn on PostgreSQL, the kiosk's sync service is
 ``python -m kiosk sync``, and our fault-injecting proxy (``tests/support/faultproxy.py``) sits
 between them on 127.0.0.1. The kiosk's outbox is filled as the kiosk service fills it (the sync
-service reads it at the same time, as in production): four visitors' sessions with tap answers
+service reads it at the same time, as in production): five visitors' sessions with tap answers
 and two video and two voice recordings of 1–3 MB, each with different content.
 
 Faults: connections cut at random byte offsets, a stall, a spell of refused connections,
@@ -309,8 +309,8 @@ def baseline(template: Template, tmp_path_factory: pytest.TempPathFactory) -> Ba
         upstream = run.upstream
     recordings = template.recordings
     patches = sum(math.ceil(r.size / CHUNK) for r in recordings)
-    # POST + PATCHes per recording, a PUT per session, GET /config and two heartbeats.
-    requests = len(recordings) + patches + 4 + 3
+    # POST + PATCHes per recording, a PUT per session (five), GET /config and two heartbeats.
+    requests = len(recordings) + patches + 5 + 3
     return Baseline(upstream, requests, sum(r.size for r in recordings))
 
 

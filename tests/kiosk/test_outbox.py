@@ -106,6 +106,26 @@ def test_taking_back_an_answer_removes_its_recording(outbox: Outbox) -> None:
     assert outbox.sessions() == []  # nothing answered: nothing kept
 
 
+def test_a_question_answered_again_keeps_only_the_last_answer(outbox: Outbox) -> None:
+    """The server takes one answer per question: a second one replaces the first, recording and all."""
+    session = outbox.start_session("default", None, "nl", consent=True)
+    video = fake_recording(outbox, "video")
+    outbox.add_answer(session, new_id(), "story", "video", recording_uuid=video)
+    outbox.add_answer(session, new_id(), "satisfaction", "scale", value="2")
+    voice = fake_recording(outbox, "voice")
+    last = new_id()
+    outbox.add_answer(session, last, "story", "voice", recording_uuid=voice)
+    outbox.add_answer(session, new_id(), "satisfaction", "scale", value="4")
+    outbox.finish_session(session)
+    [kept] = outbox.sessions()
+    assert sorted((a.question_id, a.kind, a.value) for a in kept.answers) == [
+        ("satisfaction", "scale", "4"),
+        ("story", "voice", None),
+    ]
+    assert outbox.recording(video) is None
+    assert [p.name for p in outbox.recordings_dir.iterdir()] == [outbox.recording(voice).file_name]
+
+
 def test_discarding_a_recording_in_review_leaves_no_file(outbox: Outbox) -> None:
     recording = fake_recording(outbox)
     outbox.discard_recording(recording)

@@ -163,16 +163,21 @@ def test_an_sd_card_holds_no_playable_recording_and_the_server_gets_them_whole(
         show = api(kiosk, "GET", "/api/show").json()
         assert show["status"] == "ready"
         questions = show["questionnaire"]["questions"]
-        # An open question takes video or voice; a session may answer it more than once.
+        # An open question takes video or voice: one visitor answers with video, the next by voice.
         video_question = next(q for q in questions if q["kind"] in ("video", "open"))
         voice_question = next(q for q in questions if q["kind"] in ("voice", "open"))
-        started = api(kiosk, "POST", "/api/sessions", json={"language": "nl", "consent": True})
-        assert started.status_code == 201, started.text
-        session = started.json()["uuid"]
         play_tone(660, 20)
-        video_uuid, video = record(kiosk, session, "video", video_question["id"], 2.5, page)
-        voice_uuid, voice = record(kiosk, session, "voice", voice_question["id"], 2.0)
-        assert api(kiosk, "POST", f"/api/sessions/{session}/finish").status_code == 200
+        recorded = []
+        for kind, question, seconds, shown in (
+            ("video", video_question, 2.5, page),
+            ("voice", voice_question, 2.0, None),
+        ):
+            started = api(kiosk, "POST", "/api/sessions", json={"language": "nl", "consent": True})
+            assert started.status_code == 201, started.text
+            session = started.json()["uuid"]
+            recorded.append(record(kiosk, session, kind, question["id"], seconds, shown))
+            assert api(kiosk, "POST", f"/api/sessions/{session}/finish").status_code == 200
+        (video_uuid, video), (voice_uuid, voice) = recorded
         plaintexts = {video_uuid: video, voice_uuid: voice}
         for data in plaintexts.values():
             assert FTYP in data and MOOF in data  # so the look for them below means something
@@ -211,7 +216,7 @@ def test_an_sd_card_holds_no_playable_recording_and_the_server_gets_them_whole(
             outbox.close()
 
         # Sync: the sealed files travel, the server stores the recordings inside.
-        assert sync.push() == 1
+        assert sync.push() == 2
         assert list(kiosk.recordings_dir.iterdir()) == []
     finally:
         sync.close()
