@@ -346,13 +346,11 @@ def _remember(version_id: int, questions: dict[int, QuestionShape]) -> None:
 CLOCK_SKEW = timedelta(minutes=5)
 
 
-def clock_offset(clock: Any, now: datetime) -> dict[str, int]:
-    """How far the kiosk's clock (as its heartbeat says it) is ahead of the server's, in seconds,
+def clock_offset(heartbeat: dict[str, Any], now: datetime) -> dict[str, int]:
+    """How far the kiosk's clock (its heartbeat's "clock") is ahead of the server's, in seconds,
     for the Kiosks page; nothing when the kiosk did not say or said something that is not a time."""
-    try:
-        return {"clock_offset_seconds": round((_time({"clock": clock}, "clock") - now).total_seconds())}
-    except (Invalid, OverflowError):
-        return {}
+    clock = _time_or_none(heartbeat, "clock")
+    return {} if clock is None else {"clock_offset_seconds": round((clock - now).total_seconds())}
 
 
 def _believable(kiosk: Kiosk, claimed: list[datetime], now: datetime) -> bool:

@@ -186,7 +186,7 @@ def heartbeat() -> ResponseReturnValue:
     kiosk = current_kiosk()
     body = _json(bodies.HEARTBEAT_BODY_BYTES)
     kiosk.last_heartbeat_at = utcnow()
-    kiosk.status = _status(body) | ingest.clock_offset(body.get("clock"), kiosk.last_heartbeat_at)
+    kiosk.status = _status(body) | ingest.clock_offset(body, kiosk.last_heartbeat_at)
     db.session.commit()
     etag = configuration.etag_of(configuration.build(kiosk, utcnow().date()))
     return jsonify({"ok": True, "config_etag": etag})
