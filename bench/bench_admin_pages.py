@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import re
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pyotp
-from flask_migrate import upgrade
+from benchapp import sqlite_app
 from sqlalchemy import text
 
-from admin import create_app
 from admin.demo.seed import DEMO_TOTP_SECRET
 from admin.extensions import db
 
@@ -42,18 +39,7 @@ def timed(action: Callable[[], object], rounds: int = ROUNDS) -> tuple[float, fl
 
 
 def main() -> None:
-    folder = Path(tempfile.mkdtemp(prefix="vertelpaal-bench-"))
-    app = create_app(
-        {
-            "ENVIRON": {"VERTELPAAL_ENV": "development"},
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'admin.sqlite3'}",
-            "MEDIA_ROOT": str(folder / "media"),
-            "WTF_CSRF_ENABLED": False,
-            "RATELIMIT_ENABLED": False,
-        }
-    )
-    with app.app_context():
-        upgrade()
+    app = sqlite_app(RATELIMIT_ENABLED=False)
     result = app.test_cli_runner().invoke(args=["demo", "seed", "--days", "365"])
     answers = re.search(r"with (\d+) answers", result.output)
     client = app.test_client()

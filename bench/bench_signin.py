@@ -8,13 +8,10 @@ In-process (Flask test client, SQLite); each unthrottled attempt comes from its 
 from __future__ import annotations
 
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
-from flask_migrate import upgrade
+from benchapp import sqlite_app
 
-from admin import create_app
 from admin.accounts.operations import create_user
 from admin.extensions import db
 from admin.models import Role
@@ -24,17 +21,8 @@ KNOWN, UNKNOWN = "anna@bieb.example", "nobody@bieb.example"
 
 
 def main() -> None:
-    folder = Path(tempfile.mkdtemp(prefix="vertelpaal-bench-"))
-    app = create_app(
-        {
-            "ENVIRON": {"VERTELPAAL_ENV": "development"},
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'admin.sqlite3'}",
-            "MEDIA_ROOT": str(folder / "media"),
-            "WTF_CSRF_ENABLED": False,
-        }
-    )
+    app = sqlite_app()
     with app.app_context():
-        upgrade()
         create_user(KNOWN, "the right password", Role.ADMIN, [])
         db.session.commit()
 
