@@ -14,9 +14,11 @@ import pyotp
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from admin.demo.seed import DEMO_PASSWORD, DEMO_TOTP_SECRET
-from admin.models import Role
+from admin.extensions import db
+from admin.models import AuditEvent, Role, User
 from tests.admin.helpers import PASSWORD, csrf_token, login
 from tests.e2e.stack import AdminServer, admin_env, flask
 from tests.support.net import free_port
@@ -83,6 +85,13 @@ def test_unknown_and_known_e_mails_get_the_same_answers(app: Flask, make_user: C
     unknown = [_password_step(_at(app, "192.0.2.10"), NOBODY, "wrong password!") for _ in range(7)]
     assert [status for status, _page in known] == [401] * 5 + [429] * 2
     assert known == unknown
+    # The same work behind them too: each wrong password checked is written to the audit log.
+    with app.app_context():
+        failed = list(
+            db.session.scalars(select(AuditEvent.target).where(AuditEvent.action == "login.failed"))
+        )
+        admin_id = db.session.scalar(select(User.id).where(User.email == ADMIN))
+    assert sorted(failed) == sorted(["unknown-account"] * 5 + [f"user:{admin_id}"] * 5)
 
 
 def _median_seconds(app: Flask, email: str, first_address: int, n: int) -> float:
