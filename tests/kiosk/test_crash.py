@@ -30,13 +30,17 @@ def start_session(kiosk: Kiosk, consent: bool = True) -> str:
     return response.json()["uuid"]
 
 
-def tap(kiosk: Kiosk, session: str, value: str = "4") -> str:
+# A visitor answers each question once (a second answer to a question replaces the first).
+QUESTIONS = ("satisfaction", "visit_reason", "welcome", "recommend")
+
+
+def tap(kiosk: Kiosk, session: str, value: str = "4", question: str = "satisfaction") -> str:
     answer = str(uuid.uuid4())
     response = api(
         kiosk,
         "POST",
         f"/api/sessions/{session}/answers",
-        {"uuid": answer, "question_id": "satisfaction", "kind": "scale", "value": value},
+        {"uuid": answer, "question_id": question, "kind": "scale", "value": value},
     )
     assert response.status_code == 201, response.text
     return answer
@@ -95,8 +99,8 @@ def visitors(kiosk: Kiosk, rng: random.Random, confirmed: list[str], stop: threa
     try:
         while not stop.is_set():
             session = start_session(kiosk, consent=False)
-            for _ in range(rng.randint(1, 4)):
-                confirmed.append(tap(kiosk, session, str(rng.randint(1, 5))))
+            for question in QUESTIONS[: rng.randint(1, len(QUESTIONS))]:
+                confirmed.append(tap(kiosk, session, str(rng.randint(1, 5)), question))
     except (requests.RequestException, AssertionError):
         return
 
@@ -126,7 +130,7 @@ def test_killed_while_answers_are_written(start_kiosk: StartKiosk) -> None:
 def test_killed_while_idle(start_kiosk: StartKiosk, tmp_path: Path) -> None:
     kiosk = start_kiosk()
     session = start_session(kiosk, consent=False)
-    answers = [tap(kiosk, session, "5"), tap(kiosk, session, "3")]
+    answers = [tap(kiosk, session, "5"), tap(kiosk, session, "3", "welcome")]
     time.sleep(0.5)  # nobody touches the screen
     restart(kiosk)
     assert integrity(kiosk) == "ok"

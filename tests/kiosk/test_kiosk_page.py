@@ -295,7 +295,7 @@ def test_a_visitor_answers_by_tap_video_and_voice(
     # 5. Thanks, then the attract loop again.
     on_screen(page, "thanks")
     look(page, "13-thanks", screenshots, assert_accessible)
-    expect(page.locator("body")).to_have_attribute("data-screen", "attract", timeout=15_000)
+    expect(page.locator("body")).to_have_attribute("data-screen", "attract", timeout=25_000)
 
     # What the outbox kept: one finished session with the four answers.
     kiosk.wait_for(lambda: all(s.finished_at for s in kiosk.sessions()), "the session to finish")
@@ -448,7 +448,10 @@ def test_an_idle_kiosk_asks_are_you_still_there_and_starts_over(
     assert_accessible: Callable[[Page], None],
 ) -> None:
     page = kiosk_page
-    kiosk = start_kiosk(pulse=pulse, idle_seconds=5, still_there_seconds=8)
+    # Long enough for the photograph and the accessibility audit on a busy machine (they took over
+    # 8 s once, and the overlay was gone before the check after them).
+    still_there = 15
+    kiosk = start_kiosk(pulse=pulse, idle_seconds=5, still_there_seconds=still_there)
     start_visit(page, kiosk)
     page.evaluate(
         """() => { const number = document.querySelector('#still-number');
@@ -471,8 +474,8 @@ def test_an_idle_kiosk_asks_are_you_still_there_and_starts_over(
     # kiosk asks "are you still there?".
     overlay = page.get_by_role("alertdialog", name="Bent u er nog?")
     expect(overlay).to_be_visible(timeout=15_000)
-    # Counting down from 8; the check may see it a moment late on a busy machine.
-    expect(page.locator("#still-number")).to_have_text(re.compile(r"^[5-8]$"))
+    # Counting down from 15; the check may see it a moment late on a busy machine.
+    expect(page.locator("#still-number")).to_have_text(re.compile(r"^(1[0-5])$"))
     # Without a wish for reduced motion, the button that invites a touch pulses gently.
     expect(page.locator("#still-continue")).to_have_css("animation-name", "pulse")
     look(page, "14-still-there", screenshots, assert_accessible)
@@ -488,11 +491,11 @@ def test_an_idle_kiosk_asks_are_you_still_there_and_starts_over(
     expect(overlay).to_be_visible(timeout=10_000)
 
     # At zero the kiosk starts over: the recording nobody sent is gone, the confirmed answers stay.
-    expect(page.locator("body")).to_have_attribute("data-screen", "attract", timeout=15_000)
+    expect(page.locator("body")).to_have_attribute("data-screen", "attract", timeout=25_000)
     expect(overlay).to_be_hidden()
     seen = [int(n) for n in page.evaluate("window.countdownSeen") if n]
-    assert seen[0] == 8 and seen == sorted(set(seen), reverse=True), seen  # down, second by second
-    assert len(seen) >= 6, seen  # a busy machine may skip a number, never most of them
+    assert seen[0] == still_there and seen == sorted(set(seen), reverse=True), seen  # second by second
+    assert len(seen) >= still_there - 3, seen  # a busy machine may skip a number, never most of them
     kiosk.wait_for(lambda: all(s.finished_at for s in kiosk.sessions()), "the session to finish")
     (session,) = kiosk.sessions()
     assert [(a.question_id, a.value) for a in session.answers] == [
