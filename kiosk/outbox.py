@@ -457,6 +457,16 @@ class Outbox:
         """Finished sessions the server has not confirmed and not refused, oldest first."""
         return [s for s in self.sessions(finished_only=True) if s.sync_error is None]
 
+    def backlog(self) -> tuple[int, datetime | None]:
+        """How many sessions ``unsent()`` would give, and when the oldest of them finished: for the
+        heartbeat, which must not load every answer only to count sessions."""
+        with self.transaction(write=False) as db:
+            count, oldest = db.execute(
+                "SELECT COUNT(*), MIN(finished_at) FROM sessions"
+                " WHERE finished_at IS NOT NULL AND sync_error IS NULL"
+            ).fetchone()
+        return int(count), _moment_or_none(oldest)
+
     def set_upload_url(self, recording_uuid: str, url: str | None) -> None:
         with self.transaction() as db:
             db.execute(

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import os
 import random
 import shutil
@@ -97,12 +98,12 @@ class SyncService:
     def run_forever(self, interval: float = 10.0, heartbeat_every: float = 60.0) -> None:
         # tuspy makes its requests without a timeout; this default covers every socket of this process.
         socket.setdefaulttimeout(REQUEST_TIMEOUT)
-        last_heartbeat = 0.0
+        last_heartbeat = -math.inf
         while True:
             try:
-                self.run_once()
-                if time.monotonic() - last_heartbeat >= heartbeat_every:
-                    self.heartbeat()
+                heartbeat_due = time.monotonic() - last_heartbeat >= heartbeat_every
+                self.run_once(heartbeat=heartbeat_due)
+                if heartbeat_due:
                     last_heartbeat = time.monotonic()
                 self.failures = 0
                 time.sleep(interval)
@@ -129,11 +130,14 @@ class SyncService:
         """Exponential with full jitter, so twenty kiosks back online do not all knock at once."""
         return random.uniform(0, min(cap, 2.0 ** min(failures, 10)))
 
-    def run_once(self) -> None:
+    def run_once(self, heartbeat: bool = True) -> None:
+        """One round, each thing once. A changed configuration is noticed one way only: the
+        conditional GET /config (a 304 costs the server no media and the kiosk no download)."""
         self.ensure_token()
         self.pull_config()
         self.push()
-        self.heartbeat()
+        if heartbeat:
+            self.heartbeat()
 
     # --- enrollment ------------------------------------------------------------------------------
 
@@ -362,14 +366,12 @@ class SyncService:
     # --- health ----------------------------------------------------------------------------------
 
     def heartbeat(self) -> None:
-        unsent = self.outbox.unsent()
+        depth, oldest = self.outbox.backlog()
         status: dict[str, Any] = {
             "app_version": app_version(),
             "uptime_seconds": round(time.monotonic() - self.started),
-            "outbox_depth": len(unsent),
-            "oldest_unsent_at": unsent[0].finished_at.isoformat()
-            if unsent and unsent[0].finished_at
-            else None,
+            "outbox_depth": depth,
+            "oldest_unsent_at": oldest.isoformat() if oldest else None,
             "disk_free_bytes": shutil.disk_usage(self.config.data_dir).free,
             "clock": datetime.now(UTC).isoformat(),
         }

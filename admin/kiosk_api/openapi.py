@@ -468,7 +468,10 @@ def spec() -> dict[str, Any]:
                                             "type": "string",
                                             "description": "why the microphone does not work (≤ 200)",
                                         },
-                                        "config_etag": {"type": "string"},
+                                        "config_etag": {
+                                            "type": "string",
+                                            "description": "the ETag of the configuration the kiosk runs",
+                                        },
                                         "clock": {
                                             "type": "string",
                                             "format": "date-time",
@@ -488,9 +491,9 @@ def spec() -> dict[str, Any]:
                         "200": _json(
                             {
                                 "type": "object",
-                                "properties": {"ok": {"const": True}, "config_etag": {"type": "string"}},
+                                "properties": {"ok": {"const": True}},
                             },
-                            "noted; config_etag tells whether to fetch /config",
+                            "noted (a kiosk notices a new configuration by GET /config with If-None-Match)",
                         ),
                         **json_body_errors(HEARTBEAT_BODY_BYTES),
                         **UNAUTHORIZED,

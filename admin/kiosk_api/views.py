@@ -188,8 +188,8 @@ def heartbeat() -> ResponseReturnValue:
     kiosk.last_heartbeat_at = utcnow()
     kiosk.status = _status(body) | ingest.clock_offset(body, kiosk.last_heartbeat_at)
     db.session.commit()
-    etag = configuration.etag_of(configuration.build(kiosk, utcnow().date()))
-    return jsonify({"ok": True, "config_etag": etag})
+    # Nothing about the configuration: a kiosk notices a new one by its conditional GET /config.
+    return jsonify({"ok": True})
 
 
 def _status(body: dict[str, Any]) -> dict[str, Any]:

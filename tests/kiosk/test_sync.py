@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import stat
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -57,7 +58,12 @@ def approve(app: Flask, service: SyncService, branch: str = "Roden") -> None:
     service.ensure_token()
 
 
-def answer_session(outbox: Outbox, document: dict, recording: Path | None = None) -> str:
+def answer_session(
+    outbox: Outbox,
+    document: dict,
+    recording: Path | None = None,
+    answer_uuid: str = "6f1c7c56-8f7e-4d2e-9a3c-0f5d2b1a9e01",
+) -> str:
     questionnaire = document["questionnaire"]
     scale = next(q for q in questionnaire["questions"] if q["kind"] == "scale")
     session = outbox.start_session(
@@ -69,7 +75,7 @@ def answer_session(outbox: Outbox, document: dict, recording: Path | None = None
     )
     outbox.add_answer(
         session,
-        "6f1c7c56-8f7e-4d2e-9a3c-0f5d2b1a9e01",
+        answer_uuid,
         scale["id"],
         "scale",
         value=scale["options"][0]["value"],
@@ -207,6 +213,68 @@ def test_the_heartbeat_carries_the_recorder_profile_to_the_kiosks_page(
     login(client, "roden@bieb.example")
     page = client.get("/kiosks").get_data(as_text=True)
     assert "Opname: 540p-veryfast" in page and "libx264 veryfast 960×540, forced" in page
+
+
+class RoundsDone(Exception):
+    """Ends run_forever after the rounds a test wants (its loop catches only sync errors)."""
+
+
+def test_each_round_does_each_thing_once(
+    app: Flask, service: SyncService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    approve(app, service)
+    requests_made: list[str] = []
+    service.http.hooks["response"].append(
+        lambda response, *args, **kwargs: requests_made.append(
+            f"{response.request.method} {response.request.path_url.split('/api/kiosk/v1')[-1]}"
+        )
+    )
+    service.run_once()
+    document = service.current_config()
+    assert document is not None
+    media_gets = len(document["media"])
+    first_session = answer_session(
+        service.outbox, {"questionnaire": showdoc.build(service.config)["questionnaire"]}
+    )
+    # The first round fetched the configuration and its media, had nothing to send, beat once.
+    assert requests_made[0] == "GET /config" and requests_made[-1] == "POST /heartbeat"
+    assert len(requests_made) == 2 + media_gets, requests_made
+    requests_made.clear()
+
+    # Later rounds: the configuration asked once (304), each session sent once, a heartbeat only
+    # when one is due (every 60 s), not every 10 s round.
+    rounds = iter(range(3))
+    monkeypatch.setattr("kiosk.sync.time.sleep", lambda seconds: next(rounds, None) is None and _stop())
+    with pytest.raises(RoundsDone):
+        service.run_forever(interval=10.0, heartbeat_every=3600.0)
+    assert requests_made == [
+        "GET /config",
+        f"PUT /sessions/{first_session}",
+        "POST /heartbeat",
+        "GET /config",
+        "GET /config",
+        "GET /config",
+    ], requests_made
+
+
+def _stop() -> None:
+    raise RoundsDone
+
+
+def test_the_heartbeat_counts_without_loading_answers(app: Flask, service: SyncService) -> None:
+    approve(app, service)
+    service.pull_config()
+    questionnaire = showdoc.build(service.config)["questionnaire"]
+    assert service.outbox.backlog() == (0, None)
+    sessions = [
+        answer_session(service.outbox, {"questionnaire": questionnaire}, answer_uuid=str(uuid.uuid4()))
+        for _ in range(3)
+    ]
+    service.outbox.mark_refused(sessions[0], "set aside for a person")
+    unsent = service.outbox.unsent()
+    depth, oldest = service.outbox.backlog()
+    assert depth == len(unsent) == 2
+    assert oldest == min(s.finished_at for s in unsent if s.finished_at)
 
 
 def test_a_revoked_kiosk_asks_for_a_new_pairing_code(app: Flask, service: SyncService) -> None:
