@@ -5,8 +5,8 @@ no Flask, no SQLAlchemy, no authentication and no rate limits:
 
 - ``/files``: tus core and creation doing only the work the issue makes mandatory per upload:
   the chunk's ``Upload-Checksum`` checked, the bytes fsynced before the offset is answered, the
-  whole file's sha256 carried from chunk to chunk (``admin.resumable_sha256``, as ours does) and
-  compared at the end, the finished file opened as video (``admin.mediacheck.inspect_video``).
+  whole file's sha256 read and compared once its last byte is in (as ours does), the finished file
+  opened as video (``admin.mediacheck.inspect_video``).
   The offset is the file's size; there is no locking and no database.
 - ``/empty/<anything>``: reads the body and answers 201: the HTTP cost alone.
 - ``/insert/<uuid>``: parses the JSON body and inserts it with psycopg, one ``INSERT … ON
@@ -31,7 +31,6 @@ from typing import Any
 import psycopg
 
 from admin.mediacheck import RECORDING_LIMITS, inspect_video
-from admin.resumable_sha256 import ResumableSha256
 
 BLOCK = 1024 * 1024
 TUS = [("Tus-Resumable", "1.0.0")]
@@ -102,8 +101,6 @@ def _tus(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
     length, declared = path.with_suffix(".meta").read_text().split()
     algorithm, digest = environ["HTTP_UPLOAD_CHECKSUM"].split(" ")
     chunk_hasher = hashlib.new(algorithm)
-    state = path.with_suffix(".sha256state")
-    whole = ResumableSha256(state.read_bytes()) if state.exists() else ResumableSha256()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND)
     try:
         start = os.fstat(fd).st_size
@@ -116,7 +113,6 @@ def _tus(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
             if not data:
                 break
             chunk_hasher.update(data)
-            whole.update(data)
             os.write(fd, data)
             left -= len(data)
         if chunk_hasher.digest() != base64.b64decode(digest):
@@ -126,9 +122,10 @@ def _tus(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         offset = os.fstat(fd).st_size
     finally:
         os.close(fd)
-    state.write_bytes(whole.state())
     if offset == int(length):
-        if whole.hexdigest() != declared:
+        with path.open("rb") as complete:
+            whole = hashlib.file_digest(complete, "sha256").hexdigest()
+        if whole != declared:
             return _answer(start_response, "460 Checksum Mismatch", headers=TUS)
         inspect_video(path, RECORDING_LIMITS)
     return _answer(start_response, "204 No Content", headers=[*TUS, ("Upload-Offset", str(offset))])

@@ -33,13 +33,12 @@ from playwright.sync_api import Page, Route
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
-from admin import create_app, resumable_sha256
+from admin import create_app
 from admin.extensions import db
 from admin.kiosk_api import tus_operations
 from admin.kiosk_api.uploads import purge_expired_uploads
 from admin.kiosks.tokens import hash_secret, new_token
 from admin.models import Branch, Kiosk, Media, Upload, utcnow
-from admin.resumable_sha256 import ResumableSha256
 from admin.storage import media_store
 from tests.admin.helpers import MEDIA_SET, KeptOpen, tuspy_uploader
 
@@ -369,10 +368,6 @@ def test_chunks_with_checksums_make_a_stored_media(client: FlaskClient, app: Fla
         assert db.session.scalar(select(func.count()).select_from(Media)) == 1
 
 
-def hash_state_file(app: Flask, url: str) -> Path:
-    return partial_file(app, url).with_suffix(".sha256state")
-
-
 def count_whole_file_reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     reads: list[Path] = []
     real = tus_operations.sha256_of
@@ -385,85 +380,34 @@ def count_whole_file_reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     return reads
 
 
-def test_the_whole_file_is_hashed_on_the_way_in_and_not_read_again(
+def test_a_whole_file_in_one_patch_is_hashed_on_the_way_in_and_not_read_again(
     client: FlaskClient, app: Flask, kiosk: KioskAuth, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reads = count_whole_file_reads(monkeypatch)
     data = VIDEO.read_bytes()
     url = create_ok(client, kiosk, data)
-    offset = 0
-    for start in range(0, len(data), 50_000):
-        chunk = data[start : start + 50_000]
+    assert patch(client, kiosk, url, 0, data, Upload_Checksum=checksum("sha1", data)).status_code == 204
+    assert_stored(app, url, data)
+    assert reads == []
+
+
+def test_an_upload_in_chunks_is_read_once_when_complete(
+    client: FlaskClient, app: Flask, kiosk: KioskAuth, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads = count_whole_file_reads(monkeypatch)
+    data = VIDEO.read_bytes()
+    url = create_ok(client, kiosk, data)
+    for offset in range(0, len(data), 40_000):
+        chunk = data[offset : offset + 40_000]
         assert (
             patch(client, kiosk, url, offset, chunk, Upload_Checksum=checksum("sha1", chunk)).status_code
             == 204
         )
-        offset += len(chunk)
-        if offset < len(data):  # the saved state covers the bytes received
-            assert ResumableSha256(hash_state_file(app, url).read_bytes()).length == offset
+        assert reads == [] or offset + len(chunk) == len(data)  # no reading before the last byte is in
     assert_stored(app, url, data)
-    assert reads == [] and not hash_state_file(app, url).exists()
-
-
-@pytest.mark.parametrize("damage", ["lost", "torn", "not a state", "ahead of the file", "truncated"])
-def test_a_lost_or_damaged_hash_state_costs_a_read_not_the_upload(
-    client: FlaskClient, app: Flask, kiosk: KioskAuth, monkeypatch: pytest.MonkeyPatch, damage: str
-) -> None:
-    reads = count_whole_file_reads(monkeypatch)
-    data = VIDEO.read_bytes()
-    url = create_ok(client, kiosk, data)
-    assert patch(client, kiosk, url, 0, data[:40_000]).status_code == 204
-    assert patch(client, kiosk, url, 40_000, data[40_000:80_000]).status_code == 204
-    state = hash_state_file(app, url)
-    saved = state.read_bytes()
-    ahead = ResumableSha256(saved)
-    ahead.update(b"bytes the file does not have")
-    damaged = {
-        "lost": None,  # a crash between the chunk's fsync and the state's write
-        "torn": os.urandom(32) + saved[32:],  # the hash words of another write
-        "not a state": os.urandom(len(saved)),
-        "ahead of the file": ahead.state(),
-        "truncated": saved[:20],
-    }[damage]
-    if damaged is None:
-        state.unlink()
-    else:
-        state.write_bytes(damaged)
-    assert patch(client, kiosk, url, 80_000, data[80_000:]).status_code == 204
-    assert_stored(app, url, data)
-    # A torn state passes for one and hashes to another sha256: the file is read once to be sure
-    # before anything is refused. The others are started again from the file's bytes.
-    assert len(reads) == (1 if damage == "torn" else 0)
-
-
-def test_a_hash_state_that_cannot_be_written_does_not_fail_the_upload(
-    client: FlaskClient, app: Flask, kiosk: KioskAuth, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    reads = count_whole_file_reads(monkeypatch)
-    # As on a full disk: every write of the state fails, the chunks themselves are kept.
-    unwritable = tmp_path / "no such folder"
-    monkeypatch.setattr(tus_operations, "hash_state_path", lambda upload_id: unwritable / upload_id)
-    data = VIDEO.read_bytes()
-    url = create_ok(client, kiosk, data)
-    for offset in range(0, len(data), 40_000):
-        assert patch(client, kiosk, url, offset, data[offset : offset + 40_000]).status_code == 204
-    assert_stored(app, url, data)
-    # Each chunk caught the hash up from the file's bytes instead: no read of the whole at the end.
-    assert reads == [] and not unwritable.exists()
-
-
-def test_without_a_resumable_hash_the_finished_file_is_read_once(
-    client: FlaskClient, app: Flask, kiosk: KioskAuth, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Where libcrypto's SHA256 functions cannot be found, uploads still work: hashed at the end.
-    monkeypatch.setattr(resumable_sha256, "available", lambda: False)
-    reads = count_whole_file_reads(monkeypatch)
-    data = VIDEO.read_bytes()
-    url = create_ok(client, kiosk, data)
-    for offset in range(0, len(data), 40_000):
-        assert patch(client, kiosk, url, offset, data[offset : offset + 40_000]).status_code == 204
-    assert_stored(app, url, data)
-    assert len(reads) == 1 and not hash_state_file(app, url).exists()
+    assert reads == [partial_file(app, url)]
+    # Versions before 0.2 kept a hash state beside each upload: none is made any more.
+    assert not list(partial_file(app, url).parent.glob("*.sha256state"))
 
 
 def test_a_voice_answer_in_one_patch(client: FlaskClient, app: Flask, kiosk: KioskAuth) -> None:
@@ -653,7 +597,7 @@ def test_expired_uploads_are_gone_and_purged(client: FlaskClient, app: Flask, ki
     assert patch(client, kiosk, expired, 0, data[:100]).status_code == 204
     orphan = Path(app.config["MEDIA_ROOT"]) / "uploads" / "5f0c1e4e-7d5b-4a57-9d0e-3c1f6a0b9e21.part"
     orphan.write_bytes(b"left by a crash between file and commit")
-    orphan_state = orphan.with_suffix(".sha256state")  # and the hash state beside it
+    orphan_state = orphan.with_suffix(".sha256state")  # and a hash state an older version left
     orphan_state.write_bytes(b"left by the same crash")
     old = time.time() - 2 * 3600
     os.utime(orphan, (old, old))
@@ -670,7 +614,6 @@ def test_expired_uploads_are_gone_and_purged(client: FlaskClient, app: Flask, ki
         assert purge_expired_uploads() == 1
         db.session.commit()
     assert upload_row(app, expired) is None and not partial_file(app, expired).exists()
-    assert not hash_state_file(app, expired).exists()
     assert client.head(expired, headers=kiosk.headers()).status_code == 404
     assert not orphan.exists() and not orphan_state.exists()
     assert head_offset(client, kiosk, fresh) == 0 and partial_file(app, fresh).exists()
