@@ -235,7 +235,13 @@ def create_app(
             return jsonify({"error": str(error), "device": error.device}), 409
         kind = "video" if result.path.suffix == ".mp4" else "voice"
         outbox.register_recording(
-            recording_uuid, kind, result.path, result.sha256, result.size, result.duration
+            recording_uuid,
+            kind,
+            result.path,
+            result.sha256,
+            result.size,
+            result.duration,
+            sealed_sha256=result.sealed.sealed_sha256 if result.sealed else None,
         )
         if result.sealed is not None:
             review_keys.keep(recording_uuid, result.sealed.key)

@@ -25,10 +25,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 RowT = TypeVar("RowT")
 
-# Version 3; version 2 had no missing_devices, activity and member, version 1 no parent_consent.
+# Version 4; version 3 had no recordings.sealed_sha256, version 2 no missing_devices, activity and
+# member, version 1 no parent_consent.
 # Column types are those SQLAlchemy created.
 SCHEMA = """
 CREATE TABLE sessions (
@@ -56,7 +57,8 @@ CREATE TABLE recordings (
     state VARCHAR(8) NOT NULL,
     created_at DATETIME NOT NULL,
     upload_url VARCHAR(500),
-    uploaded_at DATETIME
+    uploaded_at DATETIME,
+    sealed_sha256 VARCHAR(64)
 );
 CREATE TABLE answers (
     uuid VARCHAR(36) NOT NULL PRIMARY KEY,
@@ -131,6 +133,9 @@ class OutboxRecording:
     created_at: datetime
     upload_url: str | None  # the tus upload, to resume it
     uploaded_at: datetime | None
+    # The sha256 of the sealed file (what is uploaded), hashed while it was written; sha256 is
+    # then the recording's inside it. None for a plain file.
+    sealed_sha256: str | None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> OutboxRecording:
@@ -393,15 +398,22 @@ class Outbox:
         return recording_uuid, self.recordings_dir / f"{recording_uuid}{RECORDING_KINDS[kind]}"
 
     def register_recording(
-        self, recording_uuid: str, kind: str, path: Path, sha256: str, size: int, duration: float
+        self,
+        recording_uuid: str,
+        kind: str,
+        path: Path,
+        sha256: str,
+        size: int,
+        duration: float,
+        sealed_sha256: str | None = None,
     ) -> None:
         """A finished, fsynced recording, waiting for the visitor to send or throw it away."""
         if path.parent != self.recordings_dir:
             raise OutboxError("recordings live in the recordings folder")
         with self.transaction() as db:
             db.execute(
-                "INSERT INTO recordings (uuid, kind, file_name, sha256, size, duration, state, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO recordings (uuid, kind, file_name, sha256, size, duration, state, created_at,"
+                " sealed_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     recording_uuid,
                     kind,
@@ -411,6 +423,7 @@ class Outbox:
                     duration,
                     RecordingState.REVIEW.value,
                     _stored(utcnow()),
+                    sealed_sha256,
                 ),
             )
 
@@ -602,6 +615,8 @@ def _migrate(db: sqlite3.Connection) -> None:
             db.execute("ALTER TABLE sessions ADD COLUMN missing_devices VARCHAR(40)")
             db.execute("ALTER TABLE sessions ADD COLUMN activity VARCHAR(120)")
             db.execute("ALTER TABLE sessions ADD COLUMN member VARCHAR(8)")
+        if version < 4:
+            db.execute("ALTER TABLE recordings ADD COLUMN sealed_sha256 VARCHAR(64)")
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 

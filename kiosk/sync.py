@@ -30,7 +30,7 @@ from tusclient.exceptions import TusCommunicationError
 
 import mediaseal
 from kiosk.config import KioskConfig
-from kiosk.outbox import Outbox, OutboxSession
+from kiosk.outbox import Outbox, OutboxRecording, OutboxSession
 from kiosk.paths import SyncPaths
 
 log = logging.getLogger("kiosk.sync")
@@ -283,13 +283,7 @@ class SyncService:
                 for answer in session.answers:
                     recording = answer.recording
                     if recording is not None and recording.uploaded_at is None:
-                        self._upload(
-                            recording.uuid,
-                            self.outbox.file_of(recording),
-                            recording.kind,
-                            recording.sha256,
-                            recording.upload_url,
-                        )
+                        self._upload(recording)
             except Refused as error:
                 # Set aside like a refused session: uncaught, it ended the service, which then
                 # failed on the same recording after every restart and never sent anything else.
@@ -300,11 +294,11 @@ class SyncService:
                 confirmed += 1
         return confirmed
 
-    def _upload(self, recording_uuid: str, path: Path, kind: str, sha256: str, url: str | None) -> None:
+    def _upload(self, recording: OutboxRecording) -> None:
         client = TusClient(f"{self.base}/uploads", headers=self._auth())
-        # Metadata goes out only when the upload is created; a resume must not read (and, when
-        # sealed, hash) the whole file again on every try over a bad network.
-        metadata = upload_metadata(path, kind, sha256) if url is None else {}
+        recording_uuid, path, url = recording.uuid, self.outbox.file_of(recording), recording.upload_url
+        # Metadata goes out only when the upload is created.
+        metadata = upload_metadata(path, recording) if url is None else {}
         # We open the file ourselves: tuspy leaves a file it opened by path unclosed.
         with path.open("rb") as stream:
             try:
@@ -392,19 +386,21 @@ class SyncService:
         self.outbox.close()
 
 
-def upload_metadata(path: Path, kind: str, sha256: str) -> dict[str, str]:
-    """The tus Upload-Metadata of a recording. ``sha256`` is the recording's own (the outbox's,
-    which the session names). A sealed file travels sealed: the server checks the sha256 of the
-    sealed bytes, opens them with its private key and checks the recording inside against
-    plain_sha256. (A damaged sealed file fails that opening; the server refuses it with 422.)"""
-    metadata = {"filename": path.name, "filetype": "video/mp4" if kind == "video" else "audio/mp4"}
-    if not mediaseal.file_is_sealed(path):
-        return {**metadata, "sha256": sha256}
-    digest = hashlib.sha256()
-    with path.open("rb") as sealed:
-        while block := sealed.read(1024 * 1024):
-            digest.update(block)
-    return {**metadata, "sha256": digest.hexdigest(), "sealed": "1", "plain_sha256": sha256}
+def upload_metadata(path: Path, recording: OutboxRecording) -> dict[str, str]:
+    """The tus Upload-Metadata of a recording. ``recording.sha256`` is the recording's own (which
+    the session names). A sealed file travels sealed: the server checks the sha256 of the sealed
+    bytes, opens them with its private key and checks the recording inside against plain_sha256.
+    (A damaged sealed file fails that opening; the server refuses it with 422.)"""
+    kind = "video/mp4" if recording.kind == "video" else "audio/mp4"
+    metadata = {"filename": path.name, "filetype": kind}
+    sealed_sha256 = recording.sealed_sha256
+    if sealed_sha256 is None and mediaseal.file_is_sealed(path):
+        # Sealed by a kiosk version that did not keep the hash it made while writing.
+        with path.open("rb") as sealed:
+            sealed_sha256 = hashlib.file_digest(sealed, "sha256").hexdigest()
+    if sealed_sha256 is None:
+        return {**metadata, "sha256": recording.sha256}
+    return {**metadata, "sha256": sealed_sha256, "sealed": "1", "plain_sha256": recording.sha256}
 
 
 def session_body(session: OutboxSession) -> dict[str, Any]:

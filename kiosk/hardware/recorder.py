@@ -125,7 +125,7 @@ class Mp4Writer:
 
     def __init__(
         self,
-        file: BinaryIO | SealingWriter | str | Path,
+        file: BinaryIO | SealingWriter | HashingWriter | str | Path,
         settings: EncoderSettings,
         *,
         video: bool,
@@ -308,6 +308,31 @@ class RecordingResult:
     failed_device: str | None = None
 
 
+class HashingWriter:
+    """A write-only file object that hashes what it passes on to ``out``, so a finished recording
+    is never read again only to hash it. PyAV writes fragmented MP4 (``empty_moov``) and never
+    seeks back, as for :class:`mediaseal.SealingWriter`, which hashes the same way."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self.sha256.update(data)
+        self.size += len(data)
+        return self._out.write(data)
+
+    def seekable(self) -> bool:
+        return False
+
+    def flush(self) -> None:
+        self._out.flush()
+
+    def fileno(self) -> int:
+        return self._out.fileno()
+
+
 class RecorderState(enum.Enum):
     NEW = "new"
     RECORDING = "recording"
@@ -382,6 +407,7 @@ class Recorder:
         self._owned: list[Camera | Microphone] = []
         self._file: BinaryIO | None = None
         self._sealer: SealingWriter | None = None
+        self._hasher: HashingWriter | None = None
         self._writer: Mp4Writer | None = None
         self._started_at = 0.0
         self._first_frame_at: float | None = None
@@ -448,9 +474,11 @@ class Recorder:
                 )
             self.settings = settings
             self._file = open(self.temp_path, "wb")  # noqa: SIM115 - closed by the thread
-            target: BinaryIO | SealingWriter = self._file
+            target: HashingWriter | SealingWriter
             if self.seal_to is not None:
                 target = self._sealer = SealingWriter(self._file, self.seal_to)
+            else:
+                target = self._hasher = HashingWriter(self._file)
             self._writer = Mp4Writer(target, settings, video=self.video, audio=self.audio)
             if self.live and not self.video:
                 self._writer.origin = self._started_at  # a voice answer starts at the tap
@@ -700,11 +728,8 @@ class Recorder:
         if sealed is not None:
             sha256, size = sealed.plain_sha256, sealed.plain_size  # what the server will store
         else:
-            digest = hashlib.sha256()
-            with open(self.path, "rb") as done:
-                for chunk in iter(lambda: done.read(1 << 20), b""):
-                    digest.update(chunk)
-            sha256, size = digest.hexdigest(), self.path.stat().st_size
+            assert self._hasher is not None
+            sha256, size = self._hasher.sha256.hexdigest(), self._hasher.size
         first_latency = None
         if self.camera is not None and self._first_frame_at is not None:
             first_latency = self._first_frame_at - self._started_at

@@ -202,8 +202,9 @@ def test_a_session_keeps_its_activity_and_member_answer_for_the_server(tmp_path:
 @pytest.mark.parametrize(
     ("version", "later_columns"),
     [
-        (1, ["parent_consent", "missing_devices", "activity", "member"]),
-        (2, ["missing_devices", "activity", "member"]),
+        (1, ["parent_consent", "missing_devices", "activity", "member", "recordings.sealed_sha256"]),
+        (2, ["missing_devices", "activity", "member", "recordings.sealed_sha256"]),
+        (3, ["recordings.sealed_sha256"]),
     ],
 )
 def test_an_outbox_from_an_earlier_version_is_brought_up_to_date(
@@ -213,18 +214,24 @@ def test_an_outbox_from_an_earlier_version_is_brought_up_to_date(
     kept = box.start_session("default", 3, "nl", consent=True, consent_version="2026-1")
     with box.transaction() as db:  # that version's schema: without the columns added since
         for column in later_columns:
-            db.execute(f"ALTER TABLE sessions DROP COLUMN {column}")
+            table, _, name = column.rpartition(".")
+            db.execute(f"ALTER TABLE {table or 'sessions'} DROP COLUMN {name}")
         db.execute(f"PRAGMA user_version = {version}")
     box.close()
     box = Outbox(tmp_path / "o.sqlite3", tmp_path / "r")
     try:
         with box.transaction(write=False) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
         [session] = box.sessions()
         assert session.uuid == kept and session.consent and session.parent_consent is None
         assert session.missing_devices == []
         box.note_missing_device(kept, "microphone")
         assert box.sessions()[0].missing_devices == ["microphone"]
+        recording_uuid, path = box.recording_path("voice")
+        path.write_bytes(b"sealed")
+        box.register_recording(recording_uuid, "voice", path, "ab" * 32, 6, 1.0, sealed_sha256="cd" * 32)
+        with box.transaction(write=False) as db:
+            assert db.execute("SELECT sealed_sha256 FROM recordings").fetchone()[0] == "cd" * 32
     finally:
         box.close()
 

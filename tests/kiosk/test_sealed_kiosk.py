@@ -208,6 +208,9 @@ def test_an_sd_card_holds_no_playable_recording_and_the_server_gets_them_whole(
             for recording_uuid, plaintext in plaintexts.items():
                 row = outbox.recording(recording_uuid)
                 assert row is not None and row.sha256 == hashlib.sha256(plaintext).hexdigest()
+                # The sealed file's own sha256 was kept while it was written: the upload names it
+                # without reading the file again.
+                assert row.sealed_sha256 == hashlib.sha256(outbox.file_of(row).read_bytes()).hexdigest()
                 opened = io.BytesIO()
                 with outbox.file_of(row).open("rb") as sealed:
                     result = mediaseal.unseal(sealed, opened, keys)
