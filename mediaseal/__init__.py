@@ -130,7 +130,32 @@ class Sealed:
     key: bytes = field(repr=False)
 
 
-class SealingWriter:
+class HashingWriter:
+    """A write-only, non-seekable file object that hashes what it passes on to ``out``, so a
+    finished file is never read again only to hash it. PyAV writes fragmented MP4 into it
+    (``empty_moov`` never seeks back)."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self.sha256.update(data)
+        self.size += len(data)
+        return self._out.write(data)
+
+    def seekable(self) -> bool:
+        return False
+
+    def flush(self) -> None:
+        self._out.flush()
+
+    def fileno(self) -> int:
+        return self._out.fileno()
+
+
+class SealingWriter(HashingWriter):
     """A write-only, non-seekable file object that seals what is written into ``out``.
 
     PyAV writes fragmented MP4 into it directly (``empty_moov`` never seeks back). It hashes
@@ -139,7 +164,7 @@ class SealingWriter:
     """
 
     def __init__(self, out: BinaryIO, public_key: bytes) -> None:
-        self._out = out
+        super().__init__(out)  # what it hashes is the sealed bytes
         self.key = nacl.utils.random(KEY_SIZE)
         self._box = SecretBox(self.key)
         self._prefix = nacl.utils.random(PREFIX_SIZE)
@@ -147,8 +172,6 @@ class SealingWriter:
         self._index = 0
         self._plain = hashlib.sha256()
         self._plain_size = 0
-        self._sealed = hashlib.sha256()
-        self._sealed_size = 0
         self._finished: Sealed | None = None
         sealed_key = SealedBox(PublicKey(public_key)).encrypt(self.key)
         self._emit(MAGIC + bytes([VERSION]) + key_id(public_key) + self._prefix + sealed_key)
@@ -165,15 +188,9 @@ class SealingWriter:
             del self._buffer[:CHUNK_SIZE]
         return len(data)
 
-    def seekable(self) -> bool:
-        return False
-
     def flush(self) -> None:
         """Flush the sealed bytes so far (the open chunk stays in memory until it is full)."""
         self._out.flush()
-
-    def fileno(self) -> int:
-        return self._out.fileno()
 
     def finish(self) -> Sealed:
         """Seal the last chunk; returns the hashes and sizes. Safe to call again."""
@@ -184,8 +201,8 @@ class SealingWriter:
             self._finished = Sealed(
                 plain_sha256=self._plain.hexdigest(),
                 plain_size=self._plain_size,
-                sealed_sha256=self._sealed.hexdigest(),
-                sealed_size=self._sealed_size,
+                sealed_sha256=self.sha256.hexdigest(),
+                sealed_size=self.size,
                 key=self.key,
             )
         return self._finished
@@ -196,9 +213,7 @@ class SealingWriter:
         self._index += 1
 
     def _emit(self, data: bytes) -> None:
-        self._out.write(data)
-        self._sealed.update(data)
-        self._sealed_size += len(data)
+        HashingWriter.write(self, data)
 
 
 @dataclass(frozen=True)

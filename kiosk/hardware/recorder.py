@@ -27,7 +27,6 @@ origin, the capture time of its first picture, so both tracks start together and
 from __future__ import annotations
 
 import enum
-import hashlib
 import logging
 import math
 import os
@@ -47,7 +46,7 @@ import numpy as np
 from kiosk.hardware.camera import Camera, CameraError, Frame
 from kiosk.hardware.clock import now
 from kiosk.hardware.microphone import AudioBlock, Microphone, MicrophoneError, to_float32
-from mediaseal import Sealed, SealingWriter
+from mediaseal import HashingWriter, Sealed, SealingWriter
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +124,7 @@ class Mp4Writer:
 
     def __init__(
         self,
-        file: BinaryIO | SealingWriter | HashingWriter | str | Path,
+        file: BinaryIO | HashingWriter | str | Path,
         settings: EncoderSettings,
         *,
         video: bool,
@@ -306,31 +305,6 @@ class RecordingResult:
     # "camera" or "microphone" when that device failed during the recording, which then ended
     # with what was recorded up to the failure.
     failed_device: str | None = None
-
-
-class HashingWriter:
-    """A write-only file object that hashes what it passes on to ``out``, so a finished recording
-    is never read again only to hash it. PyAV writes fragmented MP4 (``empty_moov``) and never
-    seeks back, as for :class:`mediaseal.SealingWriter`, which hashes the same way."""
-
-    def __init__(self, out: BinaryIO) -> None:
-        self._out = out
-        self.sha256 = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes | bytearray | memoryview) -> int:
-        self.sha256.update(data)
-        self.size += len(data)
-        return self._out.write(data)
-
-    def seekable(self) -> bool:
-        return False
-
-    def flush(self) -> None:
-        self._out.flush()
-
-    def fileno(self) -> int:
-        return self._out.fileno()
 
 
 class RecorderState(enum.Enum):
