@@ -29,6 +29,7 @@ from flask.cli import with_appcontext
 from nacl.public import PrivateKey
 
 import mediaseal
+from durable import write_atomically
 
 KEY_FILE_NAME = "kiosk-sealing.key"
 _COMMENT = (
@@ -136,26 +137,7 @@ def _write(path: Path, keys: tuple[PrivateKey, ...], *, replace: bool) -> None:
     for key in keys:
         public = bytes(key.public_key)
         lines.append(f"{mediaseal.key_id(public).hex()} {mediaseal.encode_key(bytes(key))}\n")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as file:
-            file.write("".join(lines))
-            file.flush()
-            os.fsync(file.fileno())
-        if replace:
-            os.replace(tmp, path)
-        else:
-            with contextlib.suppress(FileExistsError):
-                os.link(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    write_atomically(path, "".join(lines).encode("ascii"), 0o600, replace=replace)
 
 
 def current_keys() -> KeyRing:

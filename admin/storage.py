@@ -7,7 +7,6 @@ from a user never reaches the file system.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import re
 import shutil
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from flask import Flask, current_app
+
+from durable import file_sha256, fsync_directory
 
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 MEDIA_FILE_MODE = 0o640
@@ -54,16 +55,6 @@ def relative_path(sha256: str) -> str:
     return f"{sha256[:2]}/{sha256[2:4]}/{sha256}"
 
 
-def sha256_of(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as file:
-        while chunk := file.read(1024 * 1024):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
-
-
 class FileMediaStore:
     """Media in a folder, as ``ab/cd/<sha256>``; written to a temp name, fsynced, then renamed."""
 
@@ -76,7 +67,7 @@ class FileMediaStore:
     def put_file(self, source: Path, sha256: str | None = None) -> tuple[str, int]:
         # A recording's sha256 was checked as it arrived: reading 300 MB again would double the work.
         if sha256 is None:
-            sha256, size = sha256_of(source)
+            sha256, size = file_sha256(source)
         else:
             size = source.stat().st_size
         target = self.path(sha256)
@@ -95,7 +86,7 @@ class FileMediaStore:
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)
             raise
-        _fsync_dir(target.parent)
+        fsync_directory(target.parent)
         return sha256, size
 
     def open(self, sha256: str) -> BinaryIO:
@@ -112,14 +103,6 @@ class FileMediaStore:
         for path in self.root.glob("[0-9a-f][0-9a-f]/[0-9a-f][0-9a-f]/*"):
             if SHA256_PATTERN.match(path.name) and path.stat().st_mtime < moment:
                 yield path.name
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def init_app(app: Flask) -> None:

@@ -3,7 +3,7 @@
 Prints p50/p95 of the start page ("new for me", an aggregate over all answers) and of the
 questionnaire list, each with the time of the start page's bare SQL query as the baseline, so the
 ratio shows what Flask, templates and the ORM add. The inbox, the dashboards and the answers
-export with 1,000,000 answers on PostgreSQL (the budgets in shared/DESIGN.md) are measured by
+export with 1,000,000 answers on PostgreSQL (the budgets in docs/budgets.md) are measured by
 bench/bench_review.py.
 """
 

@@ -9,7 +9,7 @@
   the sample video, microphone = a PulseAudio null sink), beside its RSS when idle; and the same
   for an enrolled kiosk, whose recordings are sealed to the server's public key (its synced
   configuration is written as the sync service would leave it; no server is needed to record).
-Budgets (DESIGN.md): touch → painted p95 ≤ 50 ms; service memory while recording ≤ 200 MB RSS.
+Budgets (docs/budgets.md): touch → painted p95 ≤ 50 ms; service memory while recording ≤ 200 MB RSS.
 """
 
 from __future__ import annotations

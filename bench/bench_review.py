@@ -20,7 +20,7 @@ The bare SQL of an inbox page is its keyset query on the same filter (51 keys); 
 answers per week or month counted by PostgreSQL's own date_trunc in Europe/Amsterdam (the page runs
 about fifteen such queries: per bucket, per option, per tag, totals, the period before).
 
-Budgets (shared/DESIGN.md): inbox p95 <= 100 ms, branch dashboard <= 200 ms.
+Budgets (docs/budgets.md): inbox p95 <= 100 ms, branch dashboard <= 200 ms.
 ``VERTELPAAL_BENCH_ANSWERS=100000`` for a quick run. The machine is shared: figures are noisy.
 """
 

@@ -270,7 +270,7 @@ def create_app(
 
     @app.delete("/api/recordings/<recording_uuid>")
     def discard_recording(recording_uuid: str) -> ResponseReturnValue:
-        devices.abort_recording()
+        devices.abort_recording(recording_uuid)
         review_keys.forget(recording_uuid)
         outbox.discard_recording(recording_uuid)
         return jsonify({"ok": True})

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from durable import write_atomically
 from kiosk.config import KioskConfig
 from kiosk.hardware import (
     Camera,
@@ -203,10 +204,7 @@ class Devices:
             state[f"{name}_message"] = device.message
         path = self._hardware_file
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(state))
-            tmp.replace(path)
+            write_atomically(path, json.dumps(state).encode())
         except OSError as error:  # a full disk must not break a visitor's answer
             log.warning("cannot write %s: %s", path, error)
 
@@ -363,11 +361,15 @@ class Devices:
             return None
         return active.recorder.elapsed
 
-    def abort_recording(self) -> None:
+    def abort_recording(self, recording_uuid: str | None = None) -> None:
+        """Stop and throw away the running recording: the one named, or (``None``, when the
+        visitor walks away) whichever runs. Another recording than the one named runs on."""
         with self._lock:
-            active, self._active = self._active, None
-        if active is not None:
-            active.recorder.abort()
+            active = self._active
+            if active is None or (recording_uuid is not None and active.uuid != recording_uuid):
+                return
+            self._active = None
+        active.recorder.abort()
 
     def close(self) -> None:
         self._closing.set()

@@ -13,7 +13,6 @@ stored formats are the ones SQLAlchemy wrote, so outboxes made by earlier versio
 from __future__ import annotations
 
 import enum
-import os
 import shutil
 import sqlite3
 import threading
@@ -24,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
+
+from durable import fsync_directory
 
 SCHEMA_VERSION = 4
 RowT = TypeVar("RowT")
@@ -445,7 +446,7 @@ class Outbox:
 
     def _remove_file(self, file_name: str) -> None:
         (self.recordings_dir / file_name).unlink(missing_ok=True)
-        _fsync_dir(self.recordings_dir)
+        fsync_directory(self.recordings_dir)
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -512,7 +513,7 @@ class Outbox:
         for file_name in files:
             (self.recordings_dir / file_name).unlink(missing_ok=True)
         if files:
-            _fsync_dir(self.recordings_dir)
+            fsync_directory(self.recordings_dir)
 
     def free_bytes(self) -> int:
         return shutil.disk_usage(self.recordings_dir).free
@@ -555,7 +556,7 @@ class Outbox:
                 else:
                     db.execute("DELETE FROM sessions WHERE uuid = ?", (session_uuid,))
                     report.empty_sessions_removed += 1
-        _fsync_dir(self.recordings_dir)
+        fsync_directory(self.recordings_dir)
         return report
 
 
@@ -618,11 +619,3 @@ def _migrate(db: sqlite3.Connection) -> None:
         if version < 4:
             db.execute("ALTER TABLE recordings ADD COLUMN sealed_sha256 VARCHAR(64)")
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -29,6 +29,7 @@ from tusclient.client import TusClient
 from tusclient.exceptions import TusCommunicationError
 
 import mediaseal
+from durable import file_sha256, write_atomically
 from kiosk.config import KioskConfig
 from kiosk.outbox import Outbox, OutboxRecording, OutboxSession
 from kiosk.paths import SyncPaths
@@ -58,23 +59,6 @@ def app_version() -> str:
         return metadata.version("vertelpaal")
     except metadata.PackageNotFoundError:
         return "unknown"
-
-
-def write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """A file is either the old one or the complete new one, even after a power cut."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 class SyncService:
@@ -255,11 +239,7 @@ class SyncService:
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
-        digest = hashlib.sha256()
-        with partial.open("rb") as done:
-            while block := done.read(1024 * 1024):
-                digest.update(block)
-        if partial.stat().st_size != item["size"] or digest.hexdigest() != item["sha256"]:
+        if file_sha256(partial) != (item["sha256"], item["size"]):
             partial.unlink()
             raise SyncError(f"media {item['sha256'][:12]} arrived damaged; fetching it again")
         os.replace(partial, target)

@@ -39,7 +39,8 @@ from admin.extensions import db
 from admin.mediacheck import BadMedia
 from admin.mediafiles.operations import Expect, check_path, store_checked
 from admin.models import Kiosk, Media, Upload, utcnow
-from admin.storage import MEDIA_FILE_MODE, SHA256_PATTERN, FileMediaStore, media_store, sha256_of
+from admin.storage import MEDIA_FILE_MODE, SHA256_PATTERN, FileMediaStore, media_store
+from durable import file_sha256, fsync_directory
 
 #: What a kiosk may upload, and how the server checks that the bytes really are that.
 FILETYPES = {"video/mp4": Expect.RECORDED_VIDEO, "audio/mp4": Expect.RECORDED_VOICE}
@@ -267,7 +268,7 @@ def create_upload(kiosk: Kiosk, length: int, meta: dict[str, str]) -> Upload:
     directory.mkdir(parents=True, exist_ok=True)
     fd = os.open(partial_path(upload.id), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.close(fd)
-    _fsync_dir(directory)  # the file's name must survive a power cut as well as its bytes
+    fsync_directory(directory)  # the file's name must survive a power cut as well as its bytes
     db.session.add(upload)
     db.session.flush()
     return upload
@@ -444,7 +445,7 @@ def complete_upload(upload: Upload, partial: Partial, whole_sha256: str | None) 
     declared = str(upload.meta.get("sha256", ""))
     actual = whole_sha256
     if actual is None:  # sent in several chunks: read it all once
-        actual = sha256_of(partial.path)[0]
+        actual = file_sha256(partial.path)[0]
     if actual != declared:
         raise TusError(
             460,
@@ -532,7 +533,7 @@ def _move_into_store(path: Path, sha256: str) -> Path:
         if exc.errno == errno.EXDEV:  # uploads/ on another file system: let put_file copy
             return path
         raise
-    _fsync_dir(target.parent)
+    fsync_directory(target.parent)
     return target
 
 
@@ -589,11 +590,3 @@ def _purge_orphans(now: datetime) -> None:
         with suppress(FileNotFoundError):  # a request may finish or delete it meanwhile
             if path.stat().st_mtime < cutoff:
                 path.unlink()
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -37,7 +37,8 @@ from admin.models import (
     QuestionPrompt,
     Upload,
 )
-from admin.storage import is_disk_full, media_store, sha256_of
+from admin.storage import is_disk_full, media_store
+from durable import file_sha256
 
 
 class Expect(enum.Enum):
@@ -102,7 +103,7 @@ def store_checked(
     purpose = purpose or (MediaPurpose.RECORDING if checked.expect in RECORDED else MediaPurpose.QUESTION)
     store = media_store()
     if sha256 is None:
-        sha256 = sha256_of(checked.path)[0]
+        sha256 = file_sha256(checked.path)[0]
     new = not store.exists(sha256)
     sha256, size = store.put_file(checked.path, sha256)
     if new and placed is not None:

@@ -116,13 +116,13 @@ install_kiosk() {
 		echo "$lock_sum" >"$root$app/.lock-installed"
 	fi
 	# The project's tracked files as they are in the work tree now.
-	src_sum=$(cd "$repo" && git ls-files -z kiosk mediaseal media pyproject.toml README.md |
+	src_sum=$(cd "$repo" && git ls-files -z kiosk mediaseal durable media pyproject.toml README.md |
 		xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
 	if [ "$(cat "$root$app/.src-installed" 2>/dev/null)" != "$src_sum" ]; then
 		log "installing the kiosk package (--no-deps)"
 		rm -rf "$root$app/src"
 		mkdir -p "$root$app/src"
-		(cd "$repo" && git ls-files -z kiosk mediaseal media pyproject.toml README.md LICENSE* |
+		(cd "$repo" && git ls-files -z kiosk mediaseal durable media pyproject.toml README.md LICENSE* |
 			tar --null -T - -cf -) | tar -C "$root$app/src" -xf -
 		in_root "$app/venv/bin/pip" install -q --no-deps --no-build-isolation "$app/src"
 		echo "$src_sum" >"$root$app/.src-installed"

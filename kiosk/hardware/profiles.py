@@ -39,6 +39,7 @@ from typing import Any
 import av
 import numpy as np
 
+from durable import write_atomically
 from kiosk.hardware.recorder import EncoderSettings, Mp4Writer, scaled_size
 
 log = logging.getLogger(__name__)
@@ -461,10 +462,7 @@ def _keep(cache: Path | None, profile: RecorderProfile) -> None:
     if cache is None:
         return
     try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
-        tmp.write_text(json.dumps(profile.as_dict()))
-        tmp.replace(cache)
+        write_atomically(cache, json.dumps(profile.as_dict()).encode())
     except OSError:
         log.warning("cannot keep the recorder profile in %s", cache, exc_info=True)
 

@@ -43,6 +43,7 @@ import av
 import cv2
 import numpy as np
 
+from durable import fsync_directory
 from kiosk.hardware.camera import Camera, CameraError, Frame
 from kiosk.hardware.clock import now
 from kiosk.hardware.microphone import AudioBlock, Microphone, MicrophoneError, to_float32
@@ -74,7 +75,7 @@ class RecorderError(RuntimeError):
 
 @dataclass(frozen=True)
 class EncoderSettings:
-    """How answers are encoded. The defaults meet the budgets in DESIGN.md on one core.
+    """How answers are encoded. The defaults meet the budgets in docs/budgets.md on one core.
 
     ``veryfast`` at CRF 23 gives about 3.5 MB per minute at SSIM 0.975 on a talking-head
     picture and encodes five times faster than real time on one core here
@@ -698,7 +699,7 @@ class Recorder:
         os.fsync(file.fileno())
         file.close()
         os.replace(self.temp_path, self.path)
-        _fsync_directory(self.path.parent)
+        fsync_directory(self.path.parent)
         if sealed is not None:
             sha256, size = sealed.plain_sha256, sealed.plain_size  # what the server will store
         else:
@@ -768,12 +769,3 @@ class Recorder:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make a rename in ``directory`` survive a power loss."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -1,4 +1,4 @@
-"""The CLI commands that DESIGN.md names, on both databases."""
+"""The CLI commands the README and deploy files rely on, on both databases."""
 
 from __future__ import annotations
 

@@ -370,13 +370,13 @@ def test_chunks_with_checksums_make_a_stored_media(client: FlaskClient, app: Fla
 
 def count_whole_file_reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     reads: list[Path] = []
-    real = tus_operations.sha256_of
+    real = tus_operations.file_sha256
 
     def counted(path: Path) -> tuple[str, int]:
         reads.append(path)
         return real(path)
 
-    monkeypatch.setattr(tus_operations, "sha256_of", counted)
+    monkeypatch.setattr(tus_operations, "file_sha256", counted)
     return reads
 
 

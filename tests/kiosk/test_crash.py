@@ -137,3 +137,19 @@ def test_killed_while_idle(start_kiosk: StartKiosk, tmp_path: Path) -> None:
     [closed] = kiosk.sessions()
     assert [a.uuid for a in closed.answers] == answers and closed.finished_at is not None
     assert kiosk.files() == []
+
+
+def test_throwing_away_a_recording_stops_only_that_one(start_kiosk: StartKiosk, pulse: PulseNullSink) -> None:
+    """An old page (or a second tab) throwing away an earlier take must not end the running one."""
+    kiosk = start_kiosk(pulse=pulse)
+    session = start_session(kiosk)
+    running = api(kiosk, "POST", "/api/recordings", {"session": session, "kind": "voice"}).json()["uuid"]
+    time.sleep(0.5)
+    assert api(kiosk, "DELETE", f"/api/recordings/{uuid.uuid4()}").status_code == 200
+    time.sleep(0.5)
+    assert api(kiosk, "GET", "/api/recording/status").json()["elapsed"] >= 0.9  # still recording
+
+    assert api(kiosk, "DELETE", f"/api/recordings/{running}").status_code == 200
+    assert api(kiosk, "GET", "/api/recording/status").json()["elapsed"] is None
+    assert api(kiosk, "POST", f"/api/recordings/{running}/stop").status_code == 409
+    kiosk.wait_for(lambda: kiosk.files() == [], "the thrown-away take to be gone")
