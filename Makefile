@@ -60,7 +60,7 @@ test: system-packages venv
 
 lint: venv
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check admin kiosk tests bench media
+	$(BIN)/ruff format --check admin kiosk mediaseal durable tests bench media
 
 bench: system-packages venv
 	$(BIN)/python bench/run.py
