@@ -264,9 +264,11 @@ def _deploy(base: Path) -> Deployment:
     dist = base / "dist"
     lock_probe(base / "locks")
     builds = [build_wheel(version, dist, base / "build") for version in (VERSION_OLD, VERSION_NEW)]
+    # With this virtualenv's locked setuptools: an isolated build would install one for each wheel.
+    pip_wheel = [str(BIN / "pip"), "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--no-index"]
     procs = [
         subprocess.Popen(
-            [str(BIN / "pip"), "wheel", "--quiet", "--no-deps", "--wheel-dir", str(dist), str(source)],
+            [*pip_wheel, "--wheel-dir", str(dist), str(source)],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
