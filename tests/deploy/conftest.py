@@ -9,21 +9,25 @@ from the network), the question set is packed and unpacked, and every file is te
 
 One session fixture (``deployment``) runs the whole life of a fleet once and records what it saw:
 a first run, the same run again (nothing may change), an update to a newer version and a rollback.
-The kiosk and admin playbooks run side by side to keep the suite fast on two cores.
+The kiosk and admin playbooks run side by side to keep the suite fast on two cores. Under
+pytest-xdist the first worker that needs it builds it into a folder all workers share and writes what
+it saw as JSON; the others wait for it and read that. So tests only read the deployed roots: a test
+that changes files renders or copies its own.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import json
 import os
 import re
 import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -143,12 +147,48 @@ class Deployment:
     base: Path
     roots: dict[str, Path]  # host → its root folder
     hosts: dict[str, dict[str, object]]  # host → its inventory variables
-    env: dict[str, str]  # the environment ansible runs with
     runs: dict[str, Run] = field(default_factory=dict)
     seen: dict[str, object] = field(default_factory=dict)  # what the fixture observed between runs
 
     def root(self, host: str) -> Path:
         return self.roots[host]
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment ansible runs with, made in each worker (not the one the builder had)."""
+        return ansible_env(self.base / "ansible-home")
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "base": str(self.base),
+                "roots": {host: str(root) for host, root in self.roots.items()},
+                "hosts": self.hosts,
+                "runs": {name: run.logs for name, run in self.runs.items()},
+                "seen": self.seen,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Deployment:
+        facts = json.loads(text)
+        return cls(
+            base=Path(facts["base"]),
+            roots={host: Path(root) for host, root in facts["roots"].items()},
+            hosts=facts["hosts"],
+            runs={name: Run(name, logs) for name, logs in facts["runs"].items()},
+            seen=facts["seen"],
+        )
+
+
+def live_site_folders(live: Path) -> dict[str, str]:
+    """The host admin-live's real folders outside its root: certificate, media and ACME webroot."""
+    return {
+        "admin_tls_certificate": str(live / "tls" / "fullchain.pem"),
+        "admin_tls_certificate_key": str(live / "tls" / "privkey.pem"),
+        "admin_media_root": str(live / "media"),
+        "admin_acme_webroot": str(live / "acme"),
+    }
 
 
 def playbook_command(deployment: Deployment, version: str) -> list[str]:
@@ -168,12 +208,14 @@ def playbook_command(deployment: Deployment, version: str) -> list[str]:
     ]
 
 
-def tree_digest(folder: Path) -> dict[str, tuple[str, int]]:
-    """Every file under folder: sha256 and mode (to prove a folder was not touched)."""
+def tree_digest(folder: Path) -> dict[str, str]:
+    """Every file under folder: "sha256 mode" (to prove a folder was not touched), as JSON keeps it."""
+    files = sorted(path for path in folder.rglob("*") if path.is_file())
     return {
-        str(path.relative_to(folder)): (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mode)
-        for path in sorted(folder.rglob("*"))
-        if path.is_file()
+        str(path.relative_to(folder)): (
+            f"{hashlib.sha256(path.read_bytes()).hexdigest()} {path.stat().st_mode:o}"
+        )
+        for path in files
     }
 
 
@@ -185,23 +227,48 @@ def installed_version(venv: Path) -> str:
     return match.group(1)
 
 
+def built_once(folder: Path, build: Callable[[Path], Deployment]) -> Deployment:
+    """The deployment in folder, built by whichever process asks first; the others wait on a lock and
+    read what it recorded. A failed build is recorded too, so a waiting worker fails at once with its
+    reason instead of building it all again. Everyone, the builder too, gets the deployment read back
+    from the JSON, so a fact that does not survive the trip fails in every run."""
+    facts, failure = folder.with_suffix(".json"), folder.with_suffix(".failed")
+    with folder.with_suffix(".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
+        if not facts.exists():
+            if failure.exists():
+                pytest.fail(f"the deployment failed in another worker:\n{failure.read_text()}")
+            try:
+                built = build(folder)
+            except BaseException as error:
+                failure.write_text(f"{type(error).__name__}: {error}")
+                raise
+            facts.write_text(built.to_json(), "utf-8")
+    return Deployment.from_json(facts.read_text("utf-8"))
+
+
 @pytest.fixture(scope="session")
-def deployment() -> Iterator[Deployment]:
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
     tool("ansible-playbook", "PyPI ansible-core (dev extra)")
-    base = Path(tempfile.mkdtemp(prefix="vertelpaal-deploy-"))
-    try:
-        yield _deploy(base)
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
+    # pytest-xdist gives each worker its own base folder inside one folder of this run; without
+    # xdist the run's base folder is used (its parent is shared with other pytest runs).
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    # pytest keeps the folders of the last runs and removes older ones, so nothing is removed here.
+    return built_once(shared / "deployment", _deploy)
 
 
 def _deploy(base: Path) -> Deployment:
+    base.mkdir()
     dist = base / "dist"
     lock_probe(base / "locks")
     builds = [build_wheel(version, dist, base / "build") for version in (VERSION_OLD, VERSION_NEW)]
+    # With this virtualenv's locked setuptools: an isolated build would install one for each wheel.
+    pip_wheel = [str(BIN / "pip"), "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--no-index"]
     procs = [
         subprocess.Popen(
-            [str(BIN / "pip"), "wheel", "--quiet", "--no-deps", "--wheel-dir", str(dist), str(source)],
+            [*pip_wheel, "--wheel-dir", str(dist), str(source)],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -213,7 +280,6 @@ def _deploy(base: Path) -> Deployment:
         assert proc.returncode == 0, output
 
     example = yaml.safe_load((DEPLOY / "render-plain-files.vars.yml").read_text("utf-8"))
-    live = base / "live"  # real folders outside the roots for the nginx test
     hosts: dict[str, dict[str, object]] = {
         # Rendered with the same values as deploy/systemd and deploy/nginx (the plain files).
         "kiosk-example": {**example},
@@ -229,15 +295,12 @@ def _deploy(base: Path) -> Deployment:
             "kiosk_max_answer_seconds": 90,
             "kiosk_sync_upload_chunk_kb": 512,  # a slow library link: smaller chunks to resend
         },
-        # A site whose certificate and media folder are real folders of this test (not run by this
-        # fixture: the nginx tests render its files with --tags vertelpaal_files and free ports).
+        # A site whose certificate and media folder are real folders of a test (not run by this
+        # fixture: the nginx tests render its files into their own folders, see live_site_folders).
         "admin-live": {
             "admin_server_name": "vertelpaal.test",
             "vertelpaal_secret_key": "live-test-0123456789abcdef0123456789abcdef",
-            "admin_tls_certificate": str(live / "tls" / "fullchain.pem"),
-            "admin_tls_certificate_key": str(live / "tls" / "privkey.pem"),
-            "admin_media_root": str(live / "media"),
-            "admin_acme_webroot": str(live / "acme"),
+            **live_site_folders(base / "live"),
         },
     }
     for key in ("vertelpaal_version", "vertelpaal_package_source"):
@@ -271,7 +334,7 @@ def _deploy(base: Path) -> Deployment:
     cmdline.parent.mkdir(parents=True)
     cmdline.write_text("console=serial0,115200 console=tty1 root=PARTUUID=1234-02 rootwait quiet\n")
 
-    deployment = Deployment(base=base, roots=roots, hosts=hosts, env=ansible_env(base / "ansible-home"))
+    deployment = Deployment(base=base, roots=roots, hosts=hosts)
     env = deployment.env
 
     def run(name: str, version: str, limits: dict[str, str], *extra: str) -> Run:

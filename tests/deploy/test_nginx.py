@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import json
 import os
 import socket
 import ssl
@@ -20,7 +21,14 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser
 
-from tests.deploy.conftest import VERSION_OLD, Deployment, free_port, playbook_command, tool
+from tests.deploy.conftest import (
+    VERSION_OLD,
+    Deployment,
+    free_port,
+    live_site_folders,
+    playbook_command,
+    tool,
+)
 
 MEDIA_CSP = "default-src 'none'; object-src 'none'; frame-ancestors 'none'; sandbox"
 
@@ -42,22 +50,29 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(deployment: Deployment) -> Site:
+def site(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Site:
     """The admin role's nginx site for the host admin-live, rendered with --tags vertelpaal_files
-    (only the checks and the files), with a self-signed certificate made here by openssl."""
-    variables = deployment.hosts["admin-live"]
-    live = Path(str(variables["admin_media_root"])).parent
+    (only the checks and the files), with a self-signed certificate made here by openssl.
+
+    Each module renders into its own root and live folders: the deployment is shared by every
+    worker, and a module in another worker may be serving its own site at the same time."""
+    live = tmp_path_factory.mktemp("live")
+    root = live / "root"
+    folders = live_site_folders(live)
     # Ports picked just before use (nginx listens on all addresses of this machine, at these ports).
     http_port, https_port, upstream_port = free_port(), free_port(), free_port()
-    ports = [
-        *("-e", f"admin_nginx_http_port={http_port}", "-e", f"admin_nginx_https_port={https_port}"),
-        *("-e", f"admin_gunicorn_bind=127.0.0.1:{upstream_port}"),
-    ]
+    variables = {
+        "vertelpaal_root": str(root),
+        **folders,
+        "admin_nginx_http_port": http_port,
+        "admin_nginx_https_port": https_port,
+        "admin_gunicorn_bind": f"127.0.0.1:{upstream_port}",
+    }
     result = subprocess.run(
         [
             *playbook_command(deployment, VERSION_OLD),
             *("--limit", "admin-live", "--tags", "vertelpaal_files"),
-            *ports,
+            *("-e", json.dumps(variables)),
         ],
         capture_output=True,
         text=True,
@@ -65,10 +80,10 @@ def site(deployment: Deployment) -> Site:
         timeout=300,
     )
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr
-    conf = deployment.root("admin-live") / "etc/nginx/sites-available/vertelpaal.conf"
+    conf = root / "etc/nginx/sites-available/vertelpaal.conf"
     assert conf.is_file()
 
-    certificate = Path(str(variables["admin_tls_certificate"]))
+    certificate = Path(folders["admin_tls_certificate"])
     certificate.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [
@@ -87,14 +102,14 @@ def site(deployment: Deployment) -> Site:
             "-addext",
             f"subjectAltName=DNS:{SERVER_NAME},IP:127.0.0.1",
             "-keyout",
-            str(variables["admin_tls_certificate_key"]),
+            folders["admin_tls_certificate_key"],
             "-out",
             str(certificate),
         ],
         check=True,
         capture_output=True,
     )
-    prefix = live / f"nginx-{https_port}"  # one per module that renders the site (test_nginx_limits too)
+    prefix = live / "nginx"
     prefix.mkdir()
     nginx_conf = prefix / "nginx.conf"
     # A minimal main configuration (Debian's /etc/nginx/nginx.conf plays this part on the server):
@@ -126,7 +141,7 @@ http {{
         https_port=https_port,
         http_port=http_port,
         upstream_port=upstream_port,
-        media=Path(str(variables["admin_media_root"])),
+        media=Path(folders["admin_media_root"]),
         certificate=certificate,
     )
 

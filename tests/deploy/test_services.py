@@ -9,6 +9,7 @@ its dependencies (the tests install nothing from the network).
 from __future__ import annotations
 
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -80,7 +81,9 @@ def test_admin_server_starts_from_its_unit_and_environment(deployment: Deploymen
     argv = exec_start(root / "etc/systemd/system/vertelpaal-admin.service")
     assert argv[:3] == [VENV_PYTHON, "-m", "gunicorn"]
     argv[0] = sys.executable
-    argv = [str(root / "etc/vertelpaal/gunicorn.conf.py") if a.startswith("/etc/") else a for a in argv]
+    # A copy: Python writes the loaded config's bytecode beside it, and the deployed roots are shared.
+    config = shutil.copy(root / "etc/vertelpaal/gunicorn.conf.py", tmp_path / "gunicorn.conf.py")
+    argv = [str(config) if a.startswith("/etc/") else a for a in argv]
     env = {**base_env(), **environment_file(root / "etc/vertelpaal/admin.env")}
     assert env["VERTELPAAL_ENV"] == "production"
     port = free_port()
