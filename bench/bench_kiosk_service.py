@@ -90,16 +90,21 @@ def kiosk_taps(page: Page, kiosk: Kiosk) -> list[float]:
     page.wait_for_selector("body[data-screen=attract]")
     page.evaluate(PROBE)
     while len(page.evaluate("window.__taps")) < TAPS:
-        page.locator("#attract-video").click()  # attract → consent
-        page.wait_for_selector("body[data-screen=consent]")
-        page.get_by_role("button", name="Nee, liever niet").click()
-        for _ in range(2):  # the two tap questions; answering shows the next screen
-            page.wait_for_selector("#options button:not([disabled])")
-            page.locator("#options button").first.click()
-        page.wait_for_selector("body[data-screen=thanks]")
-        page.evaluate("document.getElementById('thanks-video').dispatchEvent(new Event('ended'))")
-        page.wait_for_selector("body[data-screen=attract]")
+        visitor_walk(page)
     return list(page.evaluate("window.__taps"))
+
+
+def visitor_walk(page: Page) -> None:
+    """One visitor, four touches: attract, consent "no", the two tap questions; back to attract."""
+    page.locator("#attract-video").click()  # attract → consent
+    page.wait_for_selector("body[data-screen=consent]")
+    page.get_by_role("button", name="Nee, liever niet").click()
+    for _ in range(2):  # the two tap questions; answering shows the next screen
+        page.wait_for_selector("#options button:not([disabled])")
+        page.locator("#options button").first.click()
+    page.wait_for_selector("body[data-screen=thanks]")
+    page.evaluate("document.getElementById('thanks-video').dispatchEvent(new Event('ended'))")
+    page.wait_for_selector("body[data-screen=attract]")
 
 
 def bare_taps(page: Page) -> list[float]:

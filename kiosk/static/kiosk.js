@@ -622,12 +622,15 @@ function goMember() {
 
 // --- 3. consent -------------------------------------------------------------------------------
 
+// The consent screen comes at once, from what the kiosk knew when the visitor touched; the device
+// check asked for at that touch only decides when it says something else: then nothing can be
+// recorded any more, and the visitor goes on to the tap questions without being asked.
 async function goConsent() {
   const visit = state.visit;
-  await state.devicesFresh;
+  const recordable = () => state.show.questionnaire.questions.some((q) => recordableKinds(q).length);
+  if (!recordable()) await state.devicesFresh; // a device that came back may yet allow recording
   if (state.visit !== visit) return;
-  const questions = state.show.questionnaire.questions;
-  if (!questions.some((q) => recordableKinds(q).length)) {
+  if (!recordable()) {
     startSession(false); // nothing to film or record (no such question, or no device): no need to ask
     return;
   }
@@ -635,6 +638,8 @@ async function goConsent() {
   setVideo(video, localized(state.show.kiosk_videos.consent));
   showScreen('consent');
   playVideo(video);
+  await state.devicesFresh;
+  if (state.visit === visit && state.screen === 'consent' && !recordable()) startSession(false);
 }
 
 // --- 3b. a parent or carer agrees (when the organisation switched the step on) ----------------
@@ -659,30 +664,36 @@ function playParent() {
   speak(step && (step.audio[state.lang] || step.audio.nl), 30000);
 }
 
+// The first question comes at once; the service makes the session meanwhile. state.session is
+// the promise of its uuid: every call that names the session goes through the outbox queue
+// after the one that makes it, so it never waits for it in vain.
 let starting = false;
 async function startSession(consent, parentConsent = null) {
   if (starting) return;
   starting = true;
+  const visit = state.visit;
   pauseAll();
   hush();
   try {
-    const request = { language: state.lang, consent, missing_devices: missingDevices(), ...askedAnswers() };
-    if (parentConsent !== null) request.parent_consent = parentConsent;
-    const body = await api('POST', '/api/sessions', request);
-    state.session = body.uuid;
-    const mayRecord = consent && parentConsent !== false;
-    state.consent = mayRecord;
-    const questions = state.show.questionnaire.questions;
-    state.plan = questions.filter((q) => TAP_KINDS.includes(q.kind) || (mayRecord && offerable(q)));
-    state.history = [];
-    if (state.plan.length) goQuestion(0);
-    else goThanks();
-  } catch (error) {
-    console.warn('kiosk: no session:', error.message);
-    goAttract();
+    await state.devicesFresh; // what the session says was missing comes from the latest check
   } finally {
     starting = false;
   }
+  if (state.visit !== visit) return;
+  const request = { language: state.lang, consent, missing_devices: missingDevices(), ...askedAnswers() };
+  if (parentConsent !== null) request.parent_consent = parentConsent;
+  state.session = enqueue(() => api('POST', '/api/sessions', request)).then((body) => body.uuid);
+  state.session.catch((error) => {
+    console.warn('kiosk: no session:', error.message);
+    if (state.visit === visit) goAttract();
+  });
+  const mayRecord = consent && parentConsent !== false;
+  state.consent = mayRecord;
+  const questions = state.show.questionnaire.questions;
+  state.plan = questions.filter((q) => TAP_KINDS.includes(q.kind) || (mayRecord && offerable(q)));
+  state.history = [];
+  if (state.plan.length) goQuestion(0);
+  else goThanks();
 }
 
 // --- 4. questions -------------------------------------------------------------------------------
@@ -813,7 +824,7 @@ async function answerTap(question, option, labels) {
   const session = state.session;
   const kind = TAP_KINDS.includes(question.kind) ? question.kind : 'choice';
   const body = { uuid: answer, question_id: question.id, kind, value: option.value };
-  enqueue(() => api('POST', `/api/sessions/${session}/answers`, body));
+  enqueue(async () => api('POST', `/api/sessions/${await session}/answers`, body));
   state.history.push({ index: state.index, answer, chose: option.value });
   const said = speak(labels.audio, 3000);
   await sleep(CHOSEN_MS);
@@ -842,7 +853,7 @@ function goBack() {
   const last = state.history.pop();
   if (last.answer) {
     const session = state.session;
-    enqueue(() => api('DELETE', `/api/sessions/${session}/answers/${last.answer}`));
+    enqueue(async () => api('DELETE', `/api/sessions/${await session}/answers/${last.answer}`));
   }
   hush();
   goQuestion(last.index);
@@ -1091,7 +1102,7 @@ async function startCountdown() {
   }
   $('countdown').textContent = '';
   try {
-    const body = await api('POST', '/api/recordings', { session: state.session, kind: rec.kind });
+    const body = await api('POST', '/api/recordings', { session: await state.session, kind: rec.kind });
     if (!stillHere()) {
       enqueue(() => api('DELETE', `/api/recordings/${body.uuid}`));
       return;
@@ -1193,7 +1204,7 @@ async function sendRecording() {
   const session = state.session;
   const body = { uuid: answer, question_id: question.id, kind: rec.kind, recording: rec.uuid };
   try {
-    await enqueue(() => api('POST', `/api/sessions/${session}/answers`, body));
+    await enqueue(async () => api('POST', `/api/sessions/${await session}/answers`, body));
     state.history.push({ index: state.index, answer, chose: chosenMedium() });
   } catch {
     state.history.push({ index: state.index, answer: null, chose: chosenMedium() });
@@ -1278,7 +1289,7 @@ function onThanksEnded() {
 function finishSession() {
   const session = state.session;
   state.session = null;
-  if (session) enqueue(() => api('POST', `/api/sessions/${session}/finish`));
+  if (session) enqueue(async () => api('POST', `/api/sessions/${await session}/finish`));
 }
 
 // --- 6. idle: "are you still there?" --------------------------------------------------------------
