@@ -369,11 +369,12 @@ def test_record_again_and_throw_away_leave_nothing_behind(
     assert kiosk.files() == []
 
 
+@pytest.mark.audio
 def test_a_visitor_who_declines_only_taps_and_nothing_is_recorded(
-    start_kiosk: StartKiosk, kiosk_page: Page
+    start_kiosk: StartKiosk, pulse: PulseNullSink, kiosk_page: Page
 ) -> None:
     page = kiosk_page
-    kiosk = start_kiosk()
+    kiosk = start_kiosk(pulse=pulse)  # a microphone, so consent is asked and declined
     capture: list[str] = []
     recording_calls = re.compile(r"/api/(recordings|recording/|preview)")
     page.on("request", lambda r: capture.append(r.url) if recording_calls.search(r.url) else None)
@@ -410,9 +411,12 @@ def test_a_visitor_who_declines_only_taps_and_nothing_is_recorded(
     assert kiosk.files() == []
 
 
-def test_the_back_arrow_takes_the_previous_answer_back(start_kiosk: StartKiosk, kiosk_page: Page) -> None:
+@pytest.mark.audio
+def test_the_back_arrow_takes_the_previous_answer_back(
+    start_kiosk: StartKiosk, pulse: PulseNullSink, kiosk_page: Page
+) -> None:
     page = kiosk_page
-    kiosk = start_kiosk()
+    kiosk = start_kiosk(pulse=pulse)  # a microphone, so consent is asked
     start_visit(page, kiosk)
     button(page, "Nee, liever niet").click()
 

@@ -252,8 +252,11 @@ def box_of(page: Page, selector: str) -> dict[str, float]:
     return box
 
 
-def test_captions_are_written_in_a_band_under_the_video(start_kiosk: StartKiosk, pages: Pages) -> None:
-    kiosk = start_kiosk()
+@pytest.mark.audio
+def test_captions_are_written_in_a_band_under_the_video(
+    start_kiosk: StartKiosk, pulse: PulseNullSink, pages: Pages
+) -> None:
+    kiosk = start_kiosk(pulse=pulse)  # a microphone, so consent is asked
     page = pages.open()
     start_visit(page, kiosk)
     band = page.locator("#consent-captions")
@@ -329,10 +332,11 @@ def test_nothing_moves_when_controls_hide(
     assert places(page) == ready
 
 
+@pytest.mark.audio
 def test_a_touched_answer_shows_as_chosen_before_the_next_question(
-    start_kiosk: StartKiosk, pages: Pages
+    start_kiosk: StartKiosk, pulse: PulseNullSink, pages: Pages
 ) -> None:
-    kiosk = start_kiosk()
+    kiosk = start_kiosk(pulse=pulse)  # a microphone, so consent is asked
     page = pages.open()
     page.add_init_script(NOTE_WHAT_PLAYS)
     start_visit(page, kiosk)
