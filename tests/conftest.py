@@ -14,11 +14,13 @@ import shutil
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from argon2.profiles import CHEAPEST
 from flask import Flask
+from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
 from admin.extensions import db
@@ -121,6 +123,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 MIGRATED_POSTGRES = f"migrated_{os.getpid()}"  # one per xdist worker, even on a shared TEST_DATABASE_URL
+_POSTGRES_TEMPLATES = [MIGRATED_POSTGRES]  # and the seeded copies of it (seed_demo), dropped at the end
 
 
 @pytest.fixture(scope="session")
@@ -139,7 +142,8 @@ def migrated_postgres(postgres_url: str, tmp_path_factory: pytest.TempPathFactor
     # A template must have no connections while it is copied: _migrate closes its own.
     _migrate(cluster.create(MIGRATED_POSTGRES), tmp_path_factory.mktemp("migrated-postgres"))
     yield cluster
-    cluster.drop(MIGRATED_POSTGRES)
+    for template in reversed(_POSTGRES_TEMPLATES):
+        cluster.drop(template)
 
 
 def _migrate(url: str, directory: Path) -> None:
@@ -151,6 +155,66 @@ def _migrate(url: str, directory: Path) -> None:
     with app.app_context():
         upgrade()
         db.engine.dispose()
+
+
+@pytest.fixture
+def seed_demo(app: Flask, request: pytest.FixtureRequest) -> Callable[[int], None]:
+    """``seed_demo(days)``: the test's database and media become what ``demo seed --days N`` makes,
+    copied from a database seeded once per session: seeding costs ~5 s, most of it checking media."""
+
+    def seed_copy(days: int) -> None:
+        kind = request.node.callspec.params["database"]
+        if (kind, days) not in _SEEDED:
+            _SEEDED[kind, days] = _seed_template(request, kind, days)
+        seeded = _SEEDED[kind, days]
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+            url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+        if seeded.cluster is None:
+            shutil.copyfile(seeded.database, str(url.database))
+        else:
+            seeded.cluster.drop(str(url.database))
+            seeded.cluster.create(str(url.database), template=seeded.database)
+        shutil.copytree(seeded.media, app.config["MEDIA_ROOT"], dirs_exist_ok=True)
+
+    return seed_copy
+
+
+@dataclass(frozen=True)
+class SeededTemplate:
+    database: str  # SQLite: the file; PostgreSQL: the template database in ``cluster``
+    media: Path
+    cluster: Postgres | None = None
+
+
+_SEEDED: dict[tuple[str, int], SeededTemplate] = {}  # (backend, days): made when a test first asks
+
+
+def _seed_template(request: pytest.FixtureRequest, kind: str, days: int) -> SeededTemplate:
+    from admin import create_app
+    from admin.demo.seed import seed
+    from tests.admin.helpers import MEDIA_SET
+
+    folder = request.getfixturevalue("tmp_path_factory").mktemp(f"seeded-{kind}-{days}")
+    cluster: Postgres | None = None
+    if kind == "sqlite":
+        template = str(folder / "admin.sqlite3")
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite"), template)
+        url = f"sqlite:///{template}"
+    else:
+        cluster = request.getfixturevalue("migrated_postgres")
+        template = f"{MIGRATED_POSTGRES}_seeded{days}"
+        _POSTGRES_TEMPLATES.append(template)
+        cluster.drop(template)
+        url = cluster.create(template, template=MIGRATED_POSTGRES)
+    seeding = create_app(_app_config(url, folder))
+    with seeding.app_context():
+        seed(MEDIA_SET, days=days)
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()  # a template must have no connections while it is copied
+    return SeededTemplate(template, Path(seeding.config["MEDIA_ROOT"]), cluster)
 
 
 @pytest.fixture
