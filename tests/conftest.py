@@ -2,7 +2,8 @@
 tests/support/browser_fixtures.py.
 
 The suite runs on SQLite and on a real PostgreSQL. Without ``TEST_DATABASE_URL`` the tests start
-a throwaway PostgreSQL cluster from Debian's binaries. With ``VERTELPAAL_REQUIRE_ALL=1`` (set by
+a throwaway PostgreSQL cluster from Debian's binaries; with it, its role must be allowed to create
+databases, as each test gets its own copy of a migrated template. With ``VERTELPAAL_REQUIRE_ALL=1`` (set by
 ``make test`` and CI) the run fails when any PostgreSQL, browser or audio test was skipped or did
 not run at all, so a missing part can never pass silently.
 """
@@ -84,12 +85,6 @@ def postgres_url() -> Iterator[str]:
 # --- the admin app ---------------------------------------------------------------------------
 
 DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
-
-def _engine_url(kind: str, request: pytest.FixtureRequest, directory: Path) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{directory / 'admin.sqlite3'}"
-    return str(request.getfixturevalue("postgres_url"))
 
 
 def _app_config(database_url: str, directory: Path) -> dict[str, object]:
