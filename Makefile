@@ -56,7 +56,7 @@ TEST_WORKERS ?= 2
 
 test: system-packages venv
 	$(BIN)/ruff check .
-	VERTELPAAL_REQUIRE_ALL=1 $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=25
+	VERTELPAAL_REQUIRE_ALL=1 $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 lint: venv
 	$(BIN)/ruff check .

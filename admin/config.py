@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from argon2.profiles import RFC_9106_LOW_MEMORY
 from limits import parse as parse_limit
 
 
@@ -130,4 +131,6 @@ def from_environment(instance_path: str, environ: dict[str, str] | None = None) 
         "SESSION_COOKIE_DOMAIN": None,
         "REMEMBER_COOKIE_SECURE": production,
         "SESSION_REFRESH_EACH_REQUEST": True,
+        # Not read from the environment, so no deployment can weaken it; only the tests lower it.
+        "PASSWORD_HASH_PARAMETERS": RFC_9106_LOW_MEMORY,
     }

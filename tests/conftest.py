@@ -1,10 +1,9 @@
-"""Fixtures shared by the whole suite: databases, the admin app, a browser.
-
-Screenshots of pages land in ``$VERTELPAAL_SCREENSHOTS`` (default: the test's tmp folder) so
-that a person can look at them.
+"""Fixtures shared by the whole suite: databases, the admin app; a browser in
+tests/support/browser_fixtures.py.
 
 The suite runs on SQLite and on a real PostgreSQL. Without ``TEST_DATABASE_URL`` the tests start
-a throwaway PostgreSQL cluster from Debian's binaries. With ``VERTELPAAL_REQUIRE_ALL=1`` (set by
+a throwaway PostgreSQL cluster from Debian's binaries; with it, its role must be allowed to create
+databases, as each test gets its own copy of a migrated template. With ``VERTELPAAL_REQUIRE_ALL=1`` (set by
 ``make test`` and CI) the run fails when any PostgreSQL, browser or audio test was skipped or did
 not run at all, so a missing part can never pass silently.
 """
@@ -12,21 +11,26 @@ not run at all, so a missing part can never pass silently.
 from __future__ import annotations
 
 import os
+import shutil
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
+from argon2.profiles import CHEAPEST
 from flask import Flask
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
 from admin.extensions import db
 from admin.models import Branch, Role, User
 from tests.admin.helpers import LIVE_APPS, PASSWORD, TOTP_SECRET
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
-from tests.support.postgres import throwaway_cluster
+from tests.support.postgres import Postgres, throwaway_cluster
+
+# Chromium's fixtures, which import Playwright only when a test uses them.
+pytest_plugins = ["tests.support.browser_fixtures"]
 
 REQUIRED_PARTS = ("postgres", "browser", "audio")
 
@@ -83,12 +87,6 @@ def postgres_url() -> Iterator[str]:
 DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
-def _engine_url(kind: str, request: pytest.FixtureRequest, directory: Path) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{directory / 'admin.sqlite3'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
 def _app_config(database_url: str, directory: Path) -> dict[str, object]:
     return {
         "ENVIRON": {"VERTELPAAL_ENV": "development"},
@@ -98,27 +96,120 @@ def _app_config(database_url: str, directory: Path) -> dict[str, object]:
         "KIOSK_SEALING_KEY_FILE": str(directory / "kiosk-sealing.key"),
         "SECRET_KEY": "test-secret",
         "WTF_CSRF_ENABLED": True,
+        # Nothing here guards a real password; production's cost made four fixture users take ~2 s.
+        "PASSWORD_HASH_PARAMETERS": CHEAPEST,
     }
 
 
 @pytest.fixture(params=DATABASES)
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty, migrated database on each backend; emptied again after the test."""
-    from flask_migrate import downgrade, upgrade
+    """A migrated database of its own on each backend: a copy of one migrated once per session (per
+    xdist worker), as a full Alembic upgrade for every test cost seconds each. The migrations
+    themselves are exercised by tests/admin/test_migrations.py, and by every session's first copy."""
+    if request.param == "sqlite":
+        path = tmp_path / "admin.sqlite3"
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite"), path)
+        yield f"sqlite:///{path}"
+        return
+    cluster: Postgres = request.getfixturevalue("migrated_postgres")
+    name = f"test_{uuid.uuid4().hex}"
+    yield cluster.create(name, template=MIGRATED_POSTGRES)
+    cluster.drop(name)  # WITH (FORCE): a connection the test left open does not keep it
+
+
+MIGRATED_POSTGRES = f"migrated_{os.getpid()}"  # one per xdist worker, even on a shared TEST_DATABASE_URL
+_POSTGRES_TEMPLATES = [MIGRATED_POSTGRES]  # and the seeded copies of it (seed_demo), dropped at the end
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("migrated-sqlite")
+    path = folder / "admin.sqlite3"
+    _migrate(f"sqlite:///{path}", folder)
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
+    """The cluster, holding the template database MIGRATED_POSTGRES that tests' databases copy."""
+    cluster = Postgres(postgres_url)
+    cluster.drop(MIGRATED_POSTGRES)
+    # A template must have no connections while it is copied: _migrate closes its own.
+    _migrate(cluster.create(MIGRATED_POSTGRES), tmp_path_factory.mktemp("migrated-postgres"))
+    yield cluster
+    for template in reversed(_POSTGRES_TEMPLATES):
+        cluster.drop(template)
+
+
+def _migrate(url: str, directory: Path) -> None:
+    from flask_migrate import upgrade
 
     from admin import create_app
-    from admin.extensions import db
 
-    url = _engine_url(request.param, request, tmp_path)
-    app = create_app(_app_config(url, tmp_path))
+    app = create_app(_app_config(url, directory))
     with app.app_context():
         upgrade()
         db.engine.dispose()
-    yield url
-    if request.param == "postgresql":
+
+
+@pytest.fixture
+def seed_demo(app: Flask, request: pytest.FixtureRequest) -> Callable[[int], None]:
+    """``seed_demo(days)``: the test's database and media become what ``demo seed --days N`` makes,
+    copied from a database seeded once per session: seeding costs ~5 s, most of it checking media."""
+
+    def seed_copy(days: int) -> None:
+        kind = request.node.callspec.params["database"]
+        if (kind, days) not in _SEEDED:
+            _SEEDED[kind, days] = _seed_template(request, kind, days)
+        seeded = _SEEDED[kind, days]
         with app.app_context():
-            downgrade(revision="base")
+            db.session.remove()
             db.engine.dispose()
+            url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+        if seeded.cluster is None:
+            shutil.copyfile(seeded.database, str(url.database))
+        else:
+            seeded.cluster.drop(str(url.database))
+            seeded.cluster.create(str(url.database), template=seeded.database)
+        shutil.copytree(seeded.media, app.config["MEDIA_ROOT"], dirs_exist_ok=True)
+
+    return seed_copy
+
+
+@dataclass(frozen=True)
+class SeededTemplate:
+    database: str  # SQLite: the file; PostgreSQL: the template database in ``cluster``
+    media: Path
+    cluster: Postgres | None = None
+
+
+_SEEDED: dict[tuple[str, int], SeededTemplate] = {}  # (backend, days): made when a test first asks
+
+
+def _seed_template(request: pytest.FixtureRequest, kind: str, days: int) -> SeededTemplate:
+    from admin import create_app
+    from admin.demo.seed import seed
+    from tests.admin.helpers import MEDIA_SET
+
+    folder = request.getfixturevalue("tmp_path_factory").mktemp(f"seeded-{kind}-{days}")
+    cluster: Postgres | None = None
+    if kind == "sqlite":
+        template = str(folder / "admin.sqlite3")
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite"), template)
+        url = f"sqlite:///{template}"
+    else:
+        cluster = request.getfixturevalue("migrated_postgres")
+        template = f"{MIGRATED_POSTGRES}_seeded{days}"
+        _POSTGRES_TEMPLATES.append(template)
+        cluster.drop(template)
+        url = cluster.create(template, template=MIGRATED_POSTGRES)
+    seeding = create_app(_app_config(url, folder))
+    with seeding.app_context():
+        seed(MEDIA_SET, days=days)
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()  # a template must have no connections while it is copied
+    return SeededTemplate(template, Path(seeding.config["MEDIA_ROOT"]), cluster)
 
 
 @pytest.fixture
@@ -143,29 +234,7 @@ def runner(app):  # type: ignore[no-untyped-def]
     return app.test_cli_runner()
 
 
-# --- Chromium through Playwright ---------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        raise RuntimeError(f"{CHROMIUM} is missing: apt-get install chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nl-NL")
-    yield context
-    context.close()
-
-
-@pytest.fixture
-def page(context: BrowserContext) -> Page:
-    return context.new_page()
+# --- served over HTTP --------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -181,25 +250,6 @@ def live_server(app: Flask) -> Iterator[str]:
     server.shutdown()
     thread.join(timeout=5)
     server.server_close()
-
-
-@pytest.fixture
-def screenshots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("VERTELPAAL_SCREENSHOTS") or tmp_path / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture(scope="session")
-def assert_accessible() -> Callable[[Page], None]:
-    """Runs axe-core on a page and fails with its report when it finds violations."""
-    axe = Axe()
-
-    def check(page: Page) -> None:
-        results = axe.run(page)
-        assert results.violations_count == 0, f"{page.url}\n{results.generate_report()}"
-
-    return check
 
 
 # --- factories -------------------------------------------------------------------------------

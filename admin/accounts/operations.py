@@ -6,23 +6,17 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from admin import audit
-from admin.accounts import signin_limits, two_step
+from admin.accounts import passwords, signin_limits, two_step
 from admin.extensions import db
 from admin.models import Branch, Role, User, utcnow
 
 MIN_PASSWORD_LENGTH = 10
 FREE_ATTEMPTS = 5  # wrong two-step codes in a row before each further attempt must wait
 MAX_LOCK = timedelta(minutes=15)
-
-_hasher = PasswordHasher()
-# Verified against when the e-mail is unknown, so both cases take the same time.
-_DUMMY_HASH = _hasher.hash("no such user, but take as long as if there were")
 
 
 class AccountError(ValueError):
@@ -53,7 +47,7 @@ def create_user(email: str, password: str, role: Role, branches: list[Branch], l
         raise AccountError(_("Staff and viewers need at least one branch."))
     user = User(
         email=email,
-        password_hash=_hasher.hash(password),
+        password_hash=passwords.hash_password(password),
         role=role,
         locale=locale,
         branches=list(branches),
@@ -94,7 +88,7 @@ def authenticate(email: str, password: str, address: str, now: datetime | None =
     if waits.account_at_address:
         return LoginResult(None, wait_seconds=waits.account_at_address)
     user = find_user(email)
-    right = _verify(user.password_hash if user is not None else _DUMMY_HASH, password)
+    right = passwords.verify(user.password_hash if user is not None else passwords.dummy_hash(), password)
     if user is None or not user.active or not right:
         signin_limits.failed(email, address)
         # Written for unknown e-mails too: the same database write, so the answer's time does not
@@ -110,8 +104,8 @@ def authenticate(email: str, password: str, address: str, now: datetime | None =
     # account down without telling outsiders anything.
     if wait := _wait_seconds(user, now):
         return LoginResult(None, wait_seconds=wait)
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
     if user.totp_secret:
         # The count of wrong codes starts again only once the code is right too: a right password
         # must not wipe out the wrong codes guessed before it.
@@ -205,15 +199,8 @@ def reset_two_step(user: User) -> None:
     audit.record("user.two_step_reset", f"user:{user.id}", email=user.email)
 
 
-def _verify(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
 def change_password(user: User, current: str, new: str) -> None:
-    if not _verify(user.password_hash, current):
+    if not passwords.verify(user.password_hash, current):
         raise AccountError(_("The current password is not right."))
     set_password(user, new)
 
@@ -227,7 +214,7 @@ def sign_out(user: User) -> None:
 
 def set_password(user: User, new: str) -> None:
     check_password_rules(new)
-    user.password_hash = _hasher.hash(new)
+    user.password_hash = passwords.hash_password(new)
     user.session_version += 1  # ends every other session of this user
     audit.record("user.password", f"user:{user.id}")
 

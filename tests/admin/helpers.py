@@ -8,14 +8,16 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyotp
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, settings
-from playwright.sync_api import Page
 from sqlalchemy import select
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 # The fuzzers draw the same cases on every run, so a CI run fails only for what the next one can
 # reproduce. VERTELPAAL_FUZZ_EXAMPLES=N draws N new cases per target on every run: a long hunt.

@@ -15,11 +15,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from admin.demo.seed import seed
 from admin.extensions import db
 from admin.kiosk_api import views as kiosk_views
 from admin.models import Answer, AuditEvent, Branch, Kiosk, Questionnaire, Role, Session
-from tests.admin.helpers import MEDIA_SET, csrf_token, login
+from tests.admin.helpers import csrf_token, login
 
 API = "/api/kiosk/v1"
 
@@ -35,10 +34,8 @@ class EnrolledKiosk:
 
 
 @pytest.fixture
-def seeded(app: Flask) -> None:
-    with app.app_context():
-        seed(MEDIA_SET, days=2)
-        db.session.commit()
+def seeded(seed_demo: Callable[[int], None]) -> None:
+    seed_demo(2)
 
 
 def enroll(app: Flask, client: FlaskClient, branch: str = "Roden") -> EnrolledKiosk:

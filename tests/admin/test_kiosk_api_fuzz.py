@@ -3,6 +3,8 @@ that breaks the document, for a kiosk with a valid token and for a stranger with
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import schemathesis
 from flask import Flask
@@ -10,11 +12,10 @@ from hypothesis import given
 from schemathesis import checks
 from sqlalchemy import func, select
 
-from admin.demo.seed import seed
 from admin.extensions import db
 from admin.kiosks.tokens import hash_secret
 from admin.models import Branch, Kiosk, Session, Upload
-from tests.admin.helpers import FUZZ_SETTINGS, MEDIA_SET
+from tests.admin.helpers import FUZZ_SETTINGS
 
 TOKEN = "fuzz-token-" + "x" * 32
 # What the issue asks: no server error, and every response fits the document. (Whether a request
@@ -50,9 +51,9 @@ def fuzz(app: Flask, headers: dict[str, str]) -> list[str]:
 
 
 @pytest.fixture
-def seeded(app: Flask) -> None:
+def seeded(app: Flask, seed_demo: Callable[[int], None]) -> None:
+    seed_demo(1)
     with app.app_context():
-        seed(MEDIA_SET, days=1)
         roden = db.session.scalar(select(Branch).where(Branch.name == "Roden"))
         db.session.add(Kiosk(name="fuzz", branch=roden, token_hash=hash_secret(TOKEN), status={}))
         db.session.commit()

@@ -18,11 +18,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from admin.demo.seed import seed
 from admin.extensions import db
 from admin.models import Answer, Kiosk, Role, Session, utcnow
 from admin.privacy.operations import save_settings
-from tests.admin.helpers import MEDIA_SET, login
+from tests.admin.helpers import login
 from tests.admin.test_kiosk_api import API, EnrolledKiosk, enroll, session_body, visitors_questionnaire
 from tests.admin.test_responses import listed
 
@@ -32,10 +31,8 @@ EPOCH = datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def seeded(app: Flask) -> None:
-    with app.app_context():
-        seed(MEDIA_SET, days=1)
-        db.session.commit()
+def seeded(seed_demo: Callable[[int], None]) -> None:
+    seed_demo(1)
 
 
 def _dated(questionnaire: dict[str, Any], started: datetime, answered: datetime) -> dict[str, Any]:

@@ -15,14 +15,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
 from admin import ratelimits
-from admin.demo.seed import seed
 from admin.extensions import db, limiter
 from admin.kiosk_api import views as kiosk_views
 from admin.models import AuditEvent, Enrollment, Kiosk, Role, Session, utcnow
 from kiosk import showdoc
 from kiosk.config import KioskConfig
 from kiosk.sync import NotEnrolled, SyncError, SyncService
-from tests.admin.helpers import MEDIA_SET, csrf_token, login
+from tests.admin.helpers import csrf_token, login
 from tests.admin.test_kiosk_api import API, EnrolledKiosk, enroll
 from tests.kiosk.test_sync import answer_session
 
@@ -31,10 +30,8 @@ WRONG_CODE = "kiosk.pairing_code_wrong"  # admin.kiosks.operations.WRONG_CODE (i
 
 
 @pytest.fixture
-def seeded(app: Flask) -> None:
-    with app.app_context():
-        seed(MEDIA_SET, days=1)
-        db.session.commit()
+def seeded(seed_demo: Callable[[int], None]) -> None:
+    seed_demo(1)
 
 
 def _heartbeat(client: FlaskClient, kiosk: EnrolledKiosk, **request: object):  # type: ignore[no-untyped-def]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pyotp
 import requests
+from argon2.profiles import RFC_9106_LOW_MEMORY
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -107,6 +108,9 @@ def _median_seconds(app: Flask, email: str, first_address: int, n: int) -> float
 
 
 def test_unknown_and_known_e_mails_take_the_same_time(app: Flask, make_user: Callable) -> None:
+    # At production's cost, where the hash is most of the work: at the tests' cheap one, skipping
+    # the dummy hash for unknown e-mails would change the time too little to be seen.
+    app.config["PASSWORD_HASH_PARAMETERS"] = RFC_9106_LOW_MEMORY
     make_user(ADMIN, Role.ADMIN)
     # Guessed at from elsewhere first: that must not make the known account's answer quicker.
     guesser = _at(app, "192.0.2.68")

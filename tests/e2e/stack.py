@@ -24,14 +24,13 @@ from typing import Any
 
 import av
 import numpy as np
-import psycopg
 import requests
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
 from kiosk.hardware.synthetic import write_test_video
 from kiosk.outbox import Outbox
 from mediaseal import SealingWriter
+from tests.support.postgres import Postgres as Postgres  # the e2e tests' databases, made as the suite's are
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -63,40 +62,6 @@ def sha256_file(path: Path) -> str:
 
 def tail(path: Path, size: int = 4000) -> str:
     return path.read_text(errors="replace")[-size:] if path.exists() else f"({path.name} is empty)"
-
-
-# --- PostgreSQL ------------------------------------------------------------------------------
-
-
-class Postgres:
-    """Databases in the throwaway cluster of the ``postgres_url`` fixture."""
-
-    def __init__(self, url: str) -> None:
-        self.url = make_url(url)
-
-    def url_of(self, name: str) -> str:
-        return self.url.set(database=name).render_as_string(hide_password=False)
-
-    def _execute(self, statement: str) -> None:
-        conninfo = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        with psycopg.connect(conninfo, autocommit=True) as connection:
-            connection.execute(statement)  # type: ignore[arg-type]
-
-    def create(self, name: str, template: str | None = None) -> str:
-        statement = f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                self._execute(statement)
-                return self.url_of(name)
-            except psycopg.errors.ObjectInUse:
-                # A server that just stopped may still have a backend on the template for a moment.
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-
-    def drop(self, name: str) -> None:
-        self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # --- the admin server ----------------------------------------------------------------------

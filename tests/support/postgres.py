@@ -10,9 +10,13 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import psycopg
+from sqlalchemy.engine import make_url
 
 from tests.support.net import free_port
 
@@ -84,3 +88,34 @@ def throwaway_cluster(extra_options: str = "") -> Iterator[str]:
                 capture_output=True,
             )
         shutil.rmtree(base, ignore_errors=True)
+
+
+class Postgres:
+    """Databases in the throwaway cluster of the ``postgres_url`` fixture."""
+
+    def __init__(self, url: str) -> None:
+        self.url = make_url(url)
+
+    def url_of(self, name: str) -> str:
+        return self.url.set(database=name).render_as_string(hide_password=False)
+
+    def _execute(self, statement: str) -> None:
+        conninfo = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            connection.execute(statement)  # type: ignore[arg-type]
+
+    def create(self, name: str, template: str | None = None) -> str:
+        statement = f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                self._execute(statement)
+                return self.url_of(name)
+            except psycopg.errors.ObjectInUse:
+                # A server that just stopped may still have a backend on the template for a moment.
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def drop(self, name: str) -> None:
+        self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
