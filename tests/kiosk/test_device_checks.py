@@ -124,7 +124,8 @@ def test_a_failed_recording_start_is_noted_at_once_and_checked_again_soon(
     assert not devices.status()["camera"].ok
     shutil.copyfile(CAMERA, camera)  # fixed
     wait_for(lambda: devices.status()["camera"].ok, "the camera to be offered again", 12)
-    assert hardware_file(config)["camera_ok"] is True
+    # The heartbeat's file follows right after (written whole, fsynced).
+    wait_for(lambda: hardware_file(config)["camera_ok"] is True, "the heartbeat file to say so", 5)
 
 
 def test_a_microphone_unplugged_while_recording_ends_the_take_and_keeps_it(

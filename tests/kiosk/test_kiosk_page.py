@@ -19,7 +19,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, Response, expect
 
 from kiosk.hardware.pulse import PulseNullSink
 from tests.support.kiosk_process import Kiosk, StartKiosk
@@ -129,17 +129,31 @@ def start_recording(page: Page, pulsing: bool = False) -> float:
             record.click()
         in_phase(page, "countdown")
     assert response.value.status == 201, response.value.text()
-    started = time.monotonic()
+    started = browser_moment(response.value, answered=True)  # the service had started by then
     in_phase(page, "recording")
     return started
 
 
 def stop_recording_at(page: Page, moment: float) -> float:
+    """Touch stop at ``moment``; returns when the stop request left the page (on a busy machine
+    that can be well after the touch was asked for, and the recording runs until then)."""
     time.sleep(max(0.0, moment - time.monotonic()))
-    stopped = time.monotonic()
-    button(page, "Opname stoppen").click()
+    with page.expect_response(
+        lambda r: r.url.endswith("/stop") and r.request.method == "POST", timeout=10_000
+    ) as response:
+        button(page, "Opname stoppen").click()
     in_phase(page, "review")
-    return stopped
+    return browser_moment(response.value, answered=False)
+
+
+def browser_moment(response: Response, answered: bool) -> float:
+    """When the browser sent a request (or, ``answered``, had its whole answer), on this process's
+    monotonic clock."""
+    response.finished()
+    timing = response.request.timing
+    after = max(timing["responseEnd"], timing["responseStart"], 0.0) if answered else 0.0
+    wall = (timing["startTime"] + after) / 1000
+    return time.monotonic() - (time.time() - wall)
 
 
 # --- checking the files ----------------------------------------------------------------------
