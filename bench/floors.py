@@ -31,6 +31,7 @@ from typing import Any
 import psycopg
 
 from admin.mediacheck import RECORDING_LIMITS, inspect_video
+from durable import file_sha256
 
 BLOCK = 1024 * 1024
 TUS = [("Tus-Resumable", "1.0.0")]
@@ -123,9 +124,7 @@ def _tus(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
     finally:
         os.close(fd)
     if offset == int(length):
-        with path.open("rb") as complete:
-            whole = hashlib.file_digest(complete, "sha256").hexdigest()
-        if whole != declared:
+        if file_sha256(path)[0] != declared:
             return _answer(start_response, "460 Checksum Mismatch", headers=TUS)
         inspect_video(path, RECORDING_LIMITS)
     return _answer(start_response, "204 No Content", headers=[*TUS, ("Upload-Offset", str(offset))])

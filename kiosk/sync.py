@@ -10,7 +10,6 @@ Local recordings are deleted only after the server has confirmed their session.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import math
@@ -376,8 +375,7 @@ def upload_metadata(path: Path, recording: OutboxRecording) -> dict[str, str]:
     sealed_sha256 = recording.sealed_sha256
     if sealed_sha256 is None and mediaseal.file_is_sealed(path):
         # Sealed by a kiosk version that did not keep the hash it made while writing.
-        with path.open("rb") as sealed:
-            sealed_sha256 = hashlib.file_digest(sealed, "sha256").hexdigest()
+        sealed_sha256 = file_sha256(path)[0]
     if sealed_sha256 is None:
         return {**metadata, "sha256": recording.sha256}
     return {**metadata, "sha256": sealed_sha256, "sealed": "1", "plain_sha256": recording.sha256}

@@ -7,13 +7,17 @@ import shutil
 import stat
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from nacl.public import PrivateKey
 from sqlalchemy import func, select
 
+import mediaseal
 from admin.demo.seed import seed
 from admin.extensions import db
 from admin.models import Answer, Kiosk, Media, Role, Session, User
@@ -21,8 +25,8 @@ from admin.storage import media_store
 from kiosk import showdoc
 from kiosk.config import KioskConfig
 from kiosk.hardware.profiles import recorder_profile
-from kiosk.outbox import Outbox
-from kiosk.sync import NotEnrolled, SyncError, SyncService
+from kiosk.outbox import Outbox, OutboxRecording
+from kiosk.sync import NotEnrolled, SyncError, SyncService, upload_metadata
 from tests.admin.helpers import MEDIA_SET, login
 from tests.admin.review_world import distinct_copy
 
@@ -243,8 +247,15 @@ def test_each_round_does_each_thing_once(
 
     # Later rounds: the configuration asked once (304), each session sent once, a heartbeat only
     # when one is due (every 60 s), not every 10 s round.
-    rounds = iter(range(3))
-    monkeypatch.setattr("kiosk.sync.time.sleep", lambda seconds: next(rounds, None) is None and _stop())
+    pauses = 0
+
+    def pause(seconds: float) -> None:  # the loop's sleep between rounds: four rounds, then stop
+        nonlocal pauses
+        pauses += 1
+        if pauses == 4:
+            raise RoundsDone
+
+    monkeypatch.setattr("kiosk.sync.time.sleep", pause)
     with pytest.raises(RoundsDone):
         service.run_forever(interval=10.0, heartbeat_every=3600.0)
     assert requests_made == [
@@ -255,10 +266,6 @@ def test_each_round_does_each_thing_once(
         "GET /config",
         "GET /config",
     ], requests_made
-
-
-def _stop() -> None:
-    raise RoundsDone
 
 
 def test_the_heartbeat_counts_without_loading_answers(app: Flask, service: SyncService) -> None:
@@ -306,3 +313,47 @@ def test_a_recording_the_server_refuses_sets_its_session_aside(
     assert kept.uuid == session and kept.sync_error is not None and "422" in kept.sync_error
     assert service.outbox.unsent() == []
     assert len(list(service.config.recordings_dir.iterdir())) == 1  # kept for a person to look at
+
+
+def test_upload_metadata_names_the_sealed_bytes_kept_or_hashed_for_an_older_recording(tmp_path: Path) -> None:
+    plaintext = ANSWER_VIDEO.read_bytes()
+    path = tmp_path / "answer.mp4"
+    with path.open("wb") as out:
+        writer = mediaseal.SealingWriter(out, bytes(PrivateKey.generate().public_key))
+        writer.write(plaintext)
+        sealed = writer.finish()
+    assert sealed.sealed_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    recording = OutboxRecording(
+        uuid=str(uuid.uuid4()),
+        kind="video",
+        file_name=path.name,
+        sha256=sealed.plain_sha256,
+        size=sealed.plain_size,
+        duration=5.0,
+        state="given",
+        created_at=datetime.now(UTC),
+        upload_url=None,
+        uploaded_at=None,
+        sealed_sha256=sealed.sealed_sha256,
+    )
+    expected = {
+        "filename": "answer.mp4",
+        "filetype": "video/mp4",
+        "sha256": sealed.sealed_sha256,
+        "sealed": "1",
+        "plain_sha256": sealed.plain_sha256,
+    }
+    assert upload_metadata(path, recording) == expected
+    # Sealed by a kiosk version that did not keep the hash: the file is read once to make it.
+    assert upload_metadata(path, replace(recording, sealed_sha256=None)) == expected
+    # A plain recording names its own sha256.
+    plain = tmp_path / "plain.mp4"
+    plain.write_bytes(plaintext)
+    plain_recording = replace(
+        recording, file_name=plain.name, sha256=hashlib.sha256(plaintext).hexdigest(), sealed_sha256=None
+    )
+    assert upload_metadata(plain, plain_recording) == {
+        "filename": "plain.mp4",
+        "filetype": "video/mp4",
+        "sha256": plain_recording.sha256,
+    }
